@@ -1,0 +1,193 @@
+"""ffdetect's model format: a directory with ``model.safetensors`` and ``ffdetect.json``.
+
+The weights file holds only tensors; the JSON holds :class:`ModelMeta` (architecture, input size,
+normalisation, calibration, provenance). Both files are written atomically (temporary file, then
+rename), the JSON last, so a reader never sees a half-written model.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ffdetect import __version__
+from ffdetect.checkpoint.metadata import ModelMeta
+from ffdetect.models.backbone import create_backbone
+from ffdetect.models.detector import CompetitiveDetector, Detector
+from ffdetect.models.heads import ClassifierHead
+
+WEIGHTS_NAME = "model.safetensors"
+META_NAME = "ffdetect.json"
+
+
+class ModelFormatError(RuntimeError):
+    """A model directory is missing, incomplete, or does not match its metadata."""
+
+
+def _atomic_write_bytes(path: Path, write: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def default_provenance(how: str, **extra: Any) -> dict[str, Any]:
+    """Provenance record: what made the model, when, with which command line."""
+    return {
+        "how": how,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(
+            Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv)
+        ),
+        "torch": torch.__version__,
+        **extra,
+    }
+
+
+def save_model(model: nn.Module, meta: ModelMeta, path: str | Path) -> Path:
+    """Write ``model`` (matching ``meta.kind``) and its metadata into the directory ``path``."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    meta.ffdetect_version = __version__
+    expected = {"detector": Detector, "competitive": CompetitiveDetector}.get(meta.kind, nn.Module)
+    if not isinstance(model, expected):
+        raise TypeError(
+            f"a {meta.kind!r} model must be a {expected.__name__}, got {type(model).__name__}"
+        )
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    _atomic_write_bytes(
+        path / WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"})
+    )
+    text = json.dumps(meta.to_dict(), indent=2)
+    _atomic_write_bytes(path / META_NAME, lambda tmp: Path(tmp).write_text(text + "\n"))
+    return path
+
+
+def read_meta(path: str | Path) -> ModelMeta:
+    """The metadata of a model directory."""
+    path = _model_dir(path)
+    meta_file = path / META_NAME
+    if not meta_file.is_file():
+        raise ModelFormatError(
+            f"{path} is not an ffdetect model (no {META_NAME}); convert foreign checkpoints with "
+            "`ffdetect convert`"
+        )
+    return ModelMeta.from_dict(json.loads(meta_file.read_text()))
+
+
+def write_meta(path: str | Path, meta: ModelMeta) -> None:
+    """Replace a model directory's metadata (e.g. after calibration), atomically."""
+    path = _model_dir(path)
+    text = json.dumps(meta.to_dict(), indent=2)
+    _atomic_write_bytes(path / META_NAME, lambda tmp: Path(tmp).write_text(text + "\n"))
+
+
+def _model_dir(path: str | Path) -> Path:
+    path = Path(path)
+    return path.parent if path.name in (WEIGHTS_NAME, META_NAME) else path
+
+
+def build_model(meta: ModelMeta) -> nn.Module:
+    """An uninitialised network of the kind and architecture that ``meta`` describes."""
+    arch = meta.architecture
+    if meta.kind == "backbone":
+        return create_backbone(arch)
+    if meta.kind == "detector":
+        return Detector.build(arch)
+    backbone = create_backbone(arch)
+    return CompetitiveDetector(backbone, create_backbone(arch), ClassifierHead(arch.embed_dim))
+
+
+def load_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """``load_state_dict(strict=True)`` with an error that names every missing/unexpected key."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    mismatched = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or mismatched:
+        parts = []
+        if missing:
+            parts.append(f"missing keys: {', '.join(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {', '.join(unexpected)}")
+        if mismatched:
+            shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in mismatched]
+            parts.append(f"shape mismatch: {', '.join(shapes)}")
+        raise ModelFormatError(f"{source} does not match the architecture; " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, ModelMeta]:
+    """Load any ffdetect model directory as the network its metadata names."""
+    path = _model_dir(path)
+    meta = read_meta(path)
+    weights = path / WEIGHTS_NAME
+    if not weights.is_file():
+        raise ModelFormatError(f"{path} has metadata but no {WEIGHTS_NAME}")
+    model = build_model(meta)
+    load_strict(model, load_file(str(weights)), str(weights))
+    model.eval()
+    return model, meta
+
+
+def load_detector(path: str | Path) -> tuple[Detector, ModelMeta]:
+    """The deployable detector: a ``detector`` model or a ``competitive`` one's main branch."""
+    model, meta = load_model(path)
+    if isinstance(model, CompetitiveDetector):
+        model = model.main_branch()
+    if not isinstance(model, Detector):
+        raise ModelFormatError(
+            f"{path} holds a bare {meta.kind}, not a detector: fine-tune it with `ffdetect train`"
+        )
+    return model.eval(), meta
+
+
+def backbone_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The backbone weights of any of our networks (the main branch for a competitive model)."""
+    if isinstance(model, CompetitiveDetector):
+        return model.main.state_dict()
+    if isinstance(model, Detector):
+        return model.backbone.state_dict()
+    return model.state_dict()
+
+
+def describe_model(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Human-readable facts about a model directory, grouped by section (for ``ffdetect info``)."""
+    from safetensors import safe_open
+
+    path = _model_dir(path)
+    meta = read_meta(path)
+    counts: dict[str, int] = {}
+    with safe_open(str(path / WEIGHTS_NAME), framework="pt") as fh:
+        for key in fh.keys():  # noqa: SIM118 - safe_open is not a dict
+            group = key.split(".", 1)[0] if meta.kind != "backbone" else "backbone"
+            counts[group] = counts.get(group, 0) + math.prod(fh.get_slice(key).get_shape())
+    arch = meta.architecture.to_dict()
+    return {
+        "model": {
+            "kind": meta.kind,
+            "task": meta.task,
+            "format": meta.format_version,
+            "written by ffdetect": meta.ffdetect_version,
+        },
+        "architecture": arch,
+        "parameters": {k: f"{v / 1e6:.2f}M" for k, v in counts.items()}
+        | {"total": f"{sum(counts.values()) / 1e6:.2f}M"},
+        "input": {"size": arch["img_size"], "mean": meta.mean, "std": meta.std},
+        "calibration": meta.calibration.to_dict(),
+        "provenance": meta.provenance,
+    }

@@ -1,0 +1,1 @@
+"""Scoring face crops with a deployed detector."""

@@ -1,0 +1,39 @@
+"""Batched face scoring: ``p_fake`` and evidential confidence per crop."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ffdetect.checkpoint.metadata import ModelMeta
+from ffdetect.inference.preprocess import crops_to_tensor
+from ffdetect.models.detector import Detector
+from ffdetect.models.heads import confidence_from_logits
+
+
+@dataclass(frozen=True)
+class FaceScore:
+    """The model's answer for one face crop."""
+
+    p_fake: float
+    confidence: float
+
+
+@torch.inference_mode()
+def score_crops(
+    detector: Detector, meta: ModelMeta, crops: Sequence[np.ndarray], batch_size: int = 32
+) -> list[FaceScore]:
+    """Score RGB uint8 face crops in batches; returns one :class:`FaceScore` per crop."""
+    detector.eval()
+    device = next(detector.parameters()).device
+    scores: list[FaceScore] = []
+    for start in range(0, len(crops), batch_size):
+        images = crops_to_tensor(crops[start : start + batch_size], meta).to(device)
+        logits = detector(images).float()
+        p_fake = torch.softmax(logits, dim=-1)[:, 1].cpu().tolist()
+        conf = confidence_from_logits(logits).cpu().tolist()
+        scores.extend(FaceScore(p, c) for p, c in zip(p_fake, conf, strict=True))
+    return scores

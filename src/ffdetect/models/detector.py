@@ -1,0 +1,104 @@
+"""The deployable single-branch detector and the competitive two-branch training model."""
+
+from __future__ import annotations
+
+import copy
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from ffdetect.checkpoint.metadata import Architecture
+from ffdetect.models.backbone import create_backbone
+from ffdetect.models.heads import ClassifierHead, evidence_from_logits
+
+FUSION_TEMPERATURE = 10.0
+
+
+class Detector(nn.Module):
+    """Backbone + shared head: ``p_fake = softmax(h(f(x)))[:, 1]``."""
+
+    def __init__(self, backbone: nn.Module, head: ClassifierHead) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    @classmethod
+    def build(cls, arch: Architecture | str, **backbone_kwargs) -> Detector:
+        """A randomly initialised detector of the given architecture."""
+        backbone = create_backbone(arch, **backbone_kwargs)
+        return cls(backbone, ClassifierHead(backbone.embed_dim))
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The pooled CLS feature of each image."""
+        return self.backbone(images)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, 2)``; class 1 is fake."""
+        return self.head(self.features(images))
+
+    @torch.no_grad()
+    def p_fake(self, images: torch.Tensor) -> torch.Tensor:
+        """Probability of fake for each image (softmax of the logits)."""
+        return torch.softmax(self(images), dim=-1)[:, 1]
+
+
+class CompetitiveOutput(NamedTuple):
+    """Everything the competitive loss and the logs need from one forward pass."""
+
+    fused: torch.Tensor  # (B, 2) logits of the confidence-weighted feature
+    main: torch.Tensor  # (B, 2) logits of the main branch
+    competitor: torch.Tensor  # (B, 2) logits of the competitor branch
+    main_features: torch.Tensor  # (B, D) CLS feature c1
+    competitor_features: torch.Tensor  # (B, D) CLS feature c2
+    fusion_weights: torch.Tensor  # (B, 2) softmax(-10 u1, -10 u2)
+
+
+class CompetitiveDetector(nn.Module):
+    """Two backbones from the same initial weights sharing one head (METHOD.md section 2).
+
+    Fusion: ``w = softmax([-10 u1, -10 u2])`` (not detached), ``c = w1 c1 + w2 c2``, ``z = h(c)``.
+    Only :meth:`main_branch` is deployed.
+    """
+
+    def __init__(self, main: nn.Module, competitor: nn.Module, head: ClassifierHead) -> None:
+        super().__init__()
+        self.main = main
+        self.competitor = competitor
+        self.head = head
+
+    @classmethod
+    def from_backbone(
+        cls, backbone: nn.Module, head: ClassifierHead | None = None
+    ) -> CompetitiveDetector:
+        """Both branches start as copies of ``backbone`` (e.g. a pre-trained one)."""
+        head = head if head is not None else ClassifierHead(backbone.embed_dim)
+        return cls(backbone, copy.deepcopy(backbone), head)
+
+    @classmethod
+    def build(cls, arch: Architecture | str, **backbone_kwargs) -> CompetitiveDetector:
+        """Randomly initialised; both branches still share the same initial weights."""
+        return cls.from_backbone(create_backbone(arch, **backbone_kwargs))
+
+    def forward(self, images: torch.Tensor) -> CompetitiveOutput:
+        c1 = self.main(images)
+        c2 = self.competitor(images)
+        z1 = self.head(c1)
+        z2 = self.head(c2)
+        u = torch.stack(
+            [evidence_from_logits(z1).uncertainty, evidence_from_logits(z2).uncertainty], dim=-1
+        )
+        weights = torch.softmax(-FUSION_TEMPERATURE * u, dim=-1)
+        fused_features = weights[:, :1] * c1 + weights[:, 1:] * c2
+        return CompetitiveOutput(
+            fused=self.head(fused_features),
+            main=z1,
+            competitor=z2,
+            main_features=c1,
+            competitor_features=c2,
+            fusion_weights=weights,
+        )
+
+    def main_branch(self) -> Detector:
+        """A plain :class:`Detector` sharing this model's main backbone and head weights."""
+        return Detector(self.main, self.head)
