@@ -182,9 +182,7 @@ def test_threshold_is_inclusive() -> None:
 
 def test_log_loss_is_clipped() -> None:
     assert safe_log_loss([0, 1], [1.0, 0.0]) == pytest.approx(-math.log(1e-7), rel=1e-6)
-    assert safe_log_loss([0, 1], [0.2, 0.9]) == pytest.approx(
-        -(math.log(0.8) + math.log(0.9)) / 2
-    )
+    assert safe_log_loss([0, 1], [0.2, 0.9]) == pytest.approx(-(math.log(0.8) + math.log(0.9)) / 2)
 
 
 def test_selective_accuracy() -> None:

@@ -110,11 +110,181 @@ def metrics(
 
 
 @app.command()
+def prepare(
+    root: Path | None = typer.Argument(None, help="Dataset root (not needed with --merge)."),
+    dataset: str = typer.Option(
+        "folder", "--dataset", help="ffpp, celebdf, dfdc, dfdcp, ffiw or folder (real/ + fake/)."
+    ),
+    out: Path = typer.Option(..., "--out", help="Output folder: faces/, manifest.csv, videos.csv."),
+    frames: int = typer.Option(8, "--frames", min=1, help="Faces per video (evenly sampled)."),
+    size: int = typer.Option(224, "--size", min=16, help="Crop size in pixels."),
+    scale: float = typer.Option(1.3, "--scale", min=0.5, help="Margin: crop = scale x face box."),
+    align: str = typer.Option(
+        "similarity", "--align", help="similarity (5-point template) or box (upright box crop)."
+    ),
+    detector: str = typer.Option("mtcnn", "--detector", help="mtcnn, yuface or retinaface."),
+    detector_model: Path | None = typer.Option(
+        None, "--detector-model", help="Local ONNX file for --detector retinaface."
+    ),
+    min_score: float = typer.Option(0.95, "--min-score", help="Minimum detection score."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Parallel worker processes."),
+    shard: str | None = typer.Option(
+        None, "--shard", help="i/N (0-based) or 'auto' (SLURM array): this machine's share."
+    ),
+    compression: str = typer.Option("c23", "--compression", help="FF++ compression folder."),
+    methods: str = typer.Option(
+        "Deepfakes,Face2Face,FaceSwap,NeuralTextures", "--methods", help="FF++ manipulations."
+    ),
+    splits: Path | None = typer.Option(
+        None, "--splits", help="FF++ split lists folder (train/val/test.json)."
+    ),
+    merge: bool = typer.Option(False, "--merge", help="Join shard manifests into OUT and stop."),
+    merge_from: list[Path] = typer.Option(
+        [], "--from", help="With --merge: other machines' output folders to join too."
+    ),
+    verify: str = typer.Option("hash", "--verify", help="Resume check of crops: hash or size."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo failed videos."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
+) -> None:
+    """Videos -> aligned face crops (PNG) + manifest.csv + videos.csv; resumable and shardable."""
+    args = dict(locals())
+    from ffdetect.data.cli_prepare import run_prepare_command
+
+    code = run_prepare_command(**args)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
 def demo(seed: int = typer.Option(0, help="Seed of the random (untrained) weights.")) -> None:
     """Run the pipeline end to end on package-shipped face photos (untrained tiny model)."""
     from ffdetect.demo import run_untrained_demo
 
     run_untrained_demo(seed=seed)
+
+
+@app.command()
+def train(
+    config: Path = typer.Option(..., "--config", help="Training config YAML (see configs/)."),
+    data: Path = typer.Option(..., "--data", help="Prepared directory (ffdetect prepare output)."),
+    out: Path = typer.Option(..., "--out", help="Run directory."),
+    init: str | None = typer.Option(None, "--init", help="Backbone checkpoint to start from."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after N updates."),
+    overrides: list[str] | None = typer.Argument(None, help="key=value config overrides."),
+) -> None:
+    """Fine-tune a detector (competitive two-branch or baseline); exports RUN_DIR/model."""
+    from ffdetect.config import ConfigError, load_config
+    from ffdetect.train.config import TrainConfig
+    from ffdetect.train.data import prepared_datasets
+    from ffdetect.train.progress import StepProgress
+    from ffdetect.train.run import train as run_training
+
+    extra = list(overrides or [])
+    if init is not None:
+        extra.append(f"model.init={init}")
+    if max_steps is not None:
+        extra.append(f"run.max_steps={max_steps}")
+    try:
+        cfg = load_config(TrainConfig, config, extra)
+        train_set, val_set = prepared_datasets(cfg, data)
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    steps = cfg.schedule.epochs * (len(train_set) // cfg.data.batch_size)
+    if cfg.run.max_steps is not None:
+        steps = min(steps, cfg.run.max_steps)
+    typer.echo(
+        f"{cfg.method} {cfg.model.size}: {len(train_set)} training faces, "
+        f"{len(val_set) if val_set else 0} validation faces, {steps} steps"
+    )
+    try:
+        with StepProgress(steps) as progress:
+            result = run_training(cfg, train_set, val_set, out, resume=resume, progress=progress)
+    except FileExistsError as exc:
+        raise fail(str(exc)) from None
+    best = (
+        ""
+        if result.best_epoch is None
+        else f" (best epoch {result.best_epoch}: {result.best_value:.4f})"
+    )
+    typer.echo(f"exported {result.model_dir}{best}")
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Option(..., "--model", help="ffdetect model directory."),
+    data: Path = typer.Option(..., "--data", help="Prepared directory (ffdetect prepare output)."),
+    out: Path = typer.Option(..., "--out", help="Results directory."),
+    split: str = typer.Option("test", "--split", help="Split to score."),
+    frames: int | None = typer.Option(None, "--frames", help="Faces per video (default: all)."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    workers: int = typer.Option(2, "--workers", min=0),
+) -> None:
+    """Score a prepared split: result CSVs per dataset, then metrics at the calibrated threshold."""
+    from ffdetect.checkpoint.model_format import ModelFormatError, read_meta
+    from ffdetect.evaluation.evaluate import evaluate_model
+    from ffdetect.evaluation.metrics import evaluate_results, read_results
+    from ffdetect.evaluation.report import print_table, write_report
+
+    try:
+        calibration = read_meta(model).calibration
+        done = evaluate_model(model, data, split, out, frames, batch_size, workers)
+    except (ModelFormatError, FileNotFoundError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    rows = []
+    for item in done:
+        typer.echo(f"{item.name}: {item.videos} videos, {item.frames} faces -> {item.results}")
+        rows += evaluate_results(
+            read_results(item.results), threshold=calibration.threshold, c_min=calibration.c_min
+        )
+    print_table(rows)
+    write_report(rows, out, calibration.threshold, calibration.c_min)
+
+
+@app.command()
+def calibrate(
+    model: Path = typer.Option(..., "--model", help="ffdetect model directory to calibrate."),
+    results: Path | None = typer.Option(
+        None, "--results", help="Validation result CSV (e.g. RUN_DIR/val_results.csv)."
+    ),
+    data: Path | None = typer.Option(None, "--data", help="Or: prepared dir to score first."),
+    split: str = typer.Option("val", "--split", help="Split scored with --data."),
+    target_fpr: float | None = typer.Option(
+        None, "--target-fpr", help="Pick the threshold keeping FPR on real videos <= this."
+    ),
+    c_min: float | None = typer.Option(None, "--c-min", help="Fixed abstention level."),
+    abstain: float = typer.Option(
+        0.0, "--abstain", min=0.0, max=1.0, help="Or: abstain on at most this fraction."
+    ),
+    gamma: float = typer.Option(1.0, "--gamma", min=0.0, help="Confidence weight exponent."),
+) -> None:
+    """Choose threshold, abstention level and gamma on validation videos; store in the model."""
+    from ffdetect.checkpoint.model_format import ModelFormatError, read_meta, write_meta
+    from ffdetect.evaluation.calibration import calibrate_from_results
+    from ffdetect.evaluation.evaluate import evaluate_model
+
+    if (results is None) == (data is None):
+        raise fail("give exactly one of --results or --data")
+    try:
+        meta = read_meta(model)
+        if data is not None:
+            scored = evaluate_model(model, data, split, Path(model) / "calibration")
+            if len(scored) != 1:
+                raise ValueError(f"calibrate on one dataset at a time; {split} holds {len(scored)}")
+            results = scored[0].results
+        calibration = calibrate_from_results(
+            results, c_min=c_min, target_fpr=target_fpr, gamma=gamma, c_min_quantile=abstain
+        )
+    except (ModelFormatError, FileNotFoundError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    meta.calibration = calibration
+    write_meta(model, meta)
+    stats = calibration.stats
+    typer.echo(
+        f"threshold {calibration.threshold:.4f}, c_min {calibration.c_min:.4f}, gamma {gamma} "
+        f"({calibration.method} on {stats.get('n_videos')} videos, coverage "
+        f"{stats.get('coverage', float('nan')):.3f}); written to {model}"
+    )
 
 
 def main() -> None:

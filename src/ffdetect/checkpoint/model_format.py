@@ -191,3 +191,17 @@ def describe_model(path: str | Path) -> dict[str, dict[str, Any]]:
         "calibration": meta.calibration.to_dict(),
         "provenance": meta.provenance,
     }
+
+
+def load_backbone_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], ModelMeta]:
+    """Backbone weights from any loadable checkpoint: one of our model directories (any kind;
+    the main branch of a competitive model) or a foreign file that ``ffdetect convert`` reads.
+    """
+    path = Path(path)
+    if (_model_dir(path) / META_NAME).is_file():
+        model, meta = load_model(path)
+        return backbone_state(model), meta
+    from ffdetect.checkpoint.convert import convert_checkpoint
+
+    result = convert_checkpoint(path)
+    return backbone_state(result.model), result.meta

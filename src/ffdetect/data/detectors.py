@@ -121,7 +121,9 @@ class YuFaceDetector:
         try:
             import yuface
         except ImportError as e:  # pragma: no cover - depends on the environment
-            raise RuntimeError("detector 'yuface' needs the yuface package (pip install yuface)") from e
+            raise RuntimeError(
+                "detector 'yuface' needs the yuface package (pip install yuface)"
+            ) from e
         self._detect = yuface.detect
         self.min_score = min_score
 
@@ -250,10 +252,8 @@ def decode_insightface(
             continue
         c = centers[idx]
         b = np.c_[c - bb[idx, :2], c + bb[idx, 2:]]
-        if kp is not None:
-            k = c[:, None, :] + kp[idx].reshape(-1, 5, 2)
-        else:  # no keypoint head: a crude five-point guess from the box
-            k = _box_points(b)
+        # Without a keypoint head, a crude five-point guess from the box.
+        k = c[:, None, :] + kp[idx].reshape(-1, 5, 2) if kp is not None else _box_points(b)
         all_b.append(b)
         all_s.append(sc[idx])
         all_k.append(k)
@@ -338,7 +338,9 @@ def make_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> FaceDetector:
         name, model = name.split(":", 1)
         options["model_path"] = model
     if name not in _REGISTRY:
-        raise ValueError(f"unknown detector {name!r}; choose from {', '.join(available_detectors())}")
+        raise ValueError(
+            f"unknown detector {name!r}; choose from {', '.join(available_detectors())}"
+        )
     factory = _REGISTRY[name]
     params = inspect.signature(factory).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):

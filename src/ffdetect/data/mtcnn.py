@@ -112,7 +112,9 @@ def _assign(module: nn.Module, arrays: list[np.ndarray]) -> None:
     """Copy Keras arrays (in ``get_weights()`` order) into ``module``'s parameters."""
     params = list(module.parameters())
     if len(params) != len(arrays):
-        raise RuntimeError(f"MTCNN weight count mismatch: {len(arrays)} arrays, {len(params)} params")
+        raise RuntimeError(
+            f"MTCNN weight count mismatch: {len(arrays)} arrays, {len(params)} params"
+        )
     with torch.no_grad():
         for p, a in zip(params, arrays, strict=True):
             a = np.asarray(a, dtype=np.float32)
@@ -192,7 +194,9 @@ def _patches(img: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
         tmp = np.zeros((max(bh, 1), max(bw, 1), 3), dtype=np.float32)
         sx1, sy1, sx2, sy2 = max(x1, 0), max(y1, 0), min(x2, w - 1), min(y2, h - 1)
         if sx2 >= sx1 and sy2 >= sy1:
-            tmp[sy1 - y1 : sy2 - y1 + 1, sx1 - x1 : sx2 - x1 + 1] = img[sy1 : sy2 + 1, sx1 : sx2 + 1]
+            tmp[sy1 - y1 : sy2 - y1 + 1, sx1 - x1 : sx2 - x1 + 1] = img[
+                sy1 : sy2 + 1, sx1 : sx2 + 1
+            ]
         out[k] = cv2.resize(tmp, (size, size), interpolation=cv2.INTER_AREA)
     return ((out - 127.5) * 0.0078125).transpose(0, 3, 1, 2)
 

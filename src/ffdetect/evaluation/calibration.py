@@ -211,7 +211,7 @@ def calibrate(
 
 
 def decide(score: float, conf: float, calibration: Calibration) -> Decision:
-    """``uncertain`` when ``conf < c_min``; else ``fake`` when ``score >= threshold``, else ``real``."""
+    """``uncertain`` if ``conf < c_min``, else ``fake`` if ``score >= threshold``, else ``real``."""
     if not conf >= calibration.c_min:  # a nan confidence is uncertain too
         return "uncertain"
     return "fake" if score >= calibration.threshold else "real"
@@ -237,7 +237,9 @@ def calibrate_from_results(
     results = read_results(result_csv)
     frames = results.frames
     if frames is not None and frames.confidences is not None:
-        names, scores, confs = aggregate_frames(frames.videos, frames.scores, frames.confidences, gamma)
+        names, scores, confs = aggregate_frames(
+            frames.videos, frames.scores, frames.confidences, gamma
+        )
         labels = _video_labels(frames.videos, frames.labels, names)
         source = "frames"
     else:

@@ -320,7 +320,7 @@ def equal_error_rate(labels: Any, scores: Any) -> tuple[float, float]:
 
 
 def tpr_at_fpr(labels: Any, scores: Any, target_fpr: float) -> float:
-    """Highest TPR reachable by a threshold whose FPR is at most ``target_fpr`` (no interpolation)."""
+    """Highest TPR of a threshold with FPR at most ``target_fpr`` (ROC points, no interpolation)."""
     y, s = _as_arrays(labels, scores)
     if not has_both_classes(y):
         return math.nan

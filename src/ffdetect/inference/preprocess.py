@@ -14,8 +14,8 @@ from ffdetect.checkpoint.metadata import ModelMeta
 def crops_to_tensor(crops: Sequence[np.ndarray], meta: ModelMeta) -> torch.Tensor:
     """Stack RGB uint8 crops into a normalised ``(N, 3, S, S)`` float tensor for the model.
 
-    Crops of another size are resized with area interpolation when shrinking and bicubic when
-    enlarging; the model's ImageNet (or stored) mean and std are applied.
+    Crops of another size are resized bilinearly, as the evaluation transform does
+    (:func:`ffdetect.data.transforms.eval_transform`); the model's mean and std are applied.
     """
     size = meta.architecture.img_size
     mean = np.asarray(meta.mean, dtype=np.float32) * 255.0
@@ -27,10 +27,7 @@ def crops_to_tensor(crops: Sequence[np.ndarray], meta: ModelMeta) -> torch.Tenso
                 f"crop {i}: expected an RGB uint8 array, got {crop.dtype} {crop.shape}"
             )
         if crop.shape[:2] != (size, size):
-            shrinking = crop.shape[0] > size
-            crop = cv2.resize(
-                crop, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
-            )
+            crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
         batch[i] = crop
     batch = (batch - mean) / std
     return torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()

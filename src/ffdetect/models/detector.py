@@ -15,6 +15,24 @@ from ffdetect.models.heads import ClassifierHead, evidence_from_logits
 FUSION_TEMPERATURE = 10.0
 
 
+def _group_matcher(prefixes: tuple[str, ...]) -> dict:
+    """timm-style layer groups for layer-wise lr decay across backbone copies.
+
+    As in BEiT and timm: stem (patch embedding, CLS token) is layer 0, block ``i`` is layer
+    ``i + 1``, the final norm joins the last block (timm's ``MATCH_PREV_GROUP``), and the shared
+    head (unmatched) gets the largest layer id, i.e. the full lr.
+    """
+    alt = "|".join(prefixes)
+    return {
+        "stem": rf"^(?:{alt})\.(?:cls_token|pos_embed|patch_embed|rel_pos_bias)",
+        "blocks": [(rf"^(?:{alt})\.blocks\.(\d+)", None), (rf"^(?:{alt})\.norm", (99999,))],
+    }
+
+
+def _no_weight_decay(prefixes: tuple[str, ...], backbone: nn.Module) -> set[str]:
+    return {f"{p}.{name}" for p in prefixes for name in backbone.no_weight_decay()}
+
+
 class Detector(nn.Module):
     """Backbone + shared head: ``p_fake = softmax(h(f(x)))[:, 1]``."""
 
@@ -28,6 +46,14 @@ class Detector(nn.Module):
         """A randomly initialised detector of the given architecture."""
         backbone = create_backbone(arch, **backbone_kwargs)
         return cls(backbone, ClassifierHead(backbone.embed_dim))
+
+    def group_matcher(self, coarse: bool = False) -> dict:
+        """Layer groups for timm's layer-wise lr decay."""
+        return _group_matcher(("backbone",))
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameters excluded from weight decay (CLS token, relative position tables)."""
+        return _no_weight_decay(("backbone",), self.backbone)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """The pooled CLS feature of each image."""
@@ -79,6 +105,14 @@ class CompetitiveDetector(nn.Module):
     def build(cls, arch: Architecture | str, **backbone_kwargs) -> CompetitiveDetector:
         """Randomly initialised; both branches still share the same initial weights."""
         return cls.from_backbone(create_backbone(arch, **backbone_kwargs))
+
+    def group_matcher(self, coarse: bool = False) -> dict:
+        """Layer groups for timm's layer-wise lr decay (block ``i`` of both branches together)."""
+        return _group_matcher(("main", "competitor"))
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameters excluded from weight decay in both branches."""
+        return _no_weight_decay(("main", "competitor"), self.main)
 
     def forward(self, images: torch.Tensor) -> CompetitiveOutput:
         c1 = self.main(images)

@@ -1,0 +1,448 @@
+"""The ``prepare`` job: videos -> aligned face PNGs + manifests, in parallel, sharded, resumable.
+
+Per video: sample ``frames`` frames at equal steps, detect faces, keep the longest-tracked face,
+try neighbouring frames where it is missing, align and crop, write PNGs atomically, then the
+video's record (``OUT/records/<id>.json``). A rerun skips a video whose record matches the source
+file's content fingerprint, the settings, and every PNG's SHA-256. ``manifest.csv`` and
+``videos.csv`` are rebuilt from the records at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .manifest import (
+    MANIFEST_COLUMNS,
+    VIDEO_COLUMNS,
+    atomic_write_bytes,
+    atomic_write_text,
+    file_sha256,
+    load_records,
+    record_path,
+    records_to_rows,
+    write_csv,
+)
+from .readers import VideoItem
+from .video import VideoError, count_decodable, probe_video, read_frames, sample_indices
+
+__all__ = ["PrepareConfig", "Summary", "parse_shard", "process_video", "run_prepare", "shard_items"]
+
+RECORD_VERSION = 1
+OK_STATUSES = ("ok", "partial")
+
+
+@dataclass
+class PrepareConfig:
+    """Settings of a prepare run (the first block decides the output and is stored per video)."""
+
+    frames: int = 8
+    size: int = 224
+    scale: float = 1.3
+    align: str = "similarity"
+    detector: str = "mtcnn"
+    detector_model: str | None = None
+    min_score: float = 0.95
+    retries: int = 4
+    # Run-time only (do not change the output):
+    workers: int = 1
+    verify: str = "hash"
+    retry_failed: bool = False
+
+    def output_settings(self) -> dict:
+        """The settings that determine a video's output."""
+        d = asdict(self)
+        for k in ("workers", "verify", "retry_failed"):
+            d.pop(k)
+        return d
+
+
+@dataclass
+class Summary:
+    """Counts of a run."""
+
+    total: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    shortfalls: int = 0
+    faces: int = 0
+    seconds: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> int:
+        """Videos with at least one face, this run or earlier."""
+        return self.total - self.failed
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """``"i/N"`` (0 <= i < N) -> (i, N); ``"auto"`` reads SLURM array variables; None -> (0, 1)."""
+    if not text:
+        return 0, 1
+    if text == "auto":
+        i = int(os.environ.get("SLURM_ARRAY_TASK_ID", "0")) - int(
+            os.environ.get("SLURM_ARRAY_TASK_MIN", "0")
+        )
+        n = int(os.environ.get("SLURM_ARRAY_TASK_COUNT", "1"))
+        return i, n
+    try:
+        a, b = text.split("/")
+        i, n = int(a), int(b)
+    except ValueError as e:
+        raise ValueError(f"--shard takes i/N, e.g. 0/4 (got {text!r})") from e
+    if n < 1 or not 0 <= i < n:
+        raise ValueError(f"--shard i/N needs 0 <= i < N (got {text!r})")
+    return i, n
+
+
+def shard_items(items: Sequence[VideoItem], shard: tuple[int, int]) -> list[VideoItem]:
+    """The items of shard i of N: by a stable hash of the video id (independent of order)."""
+    i, n = shard
+    if n == 1:
+        return list(items)
+    return [it for it in items if zlib.crc32(it.id.encode()) % n == i]
+
+
+def source_fingerprint(path: str | Path) -> dict:
+    """Size plus SHA-1 of the first and last 64 KiB: cheap, and changes with the content."""
+    p = Path(path)
+    size = p.stat().st_size
+    h = hashlib.sha1()
+    with open(p, "rb") as fh:
+        h.update(fh.read(1 << 16))
+        if size > 1 << 17:
+            fh.seek(size - (1 << 16))
+            h.update(fh.read(1 << 16))
+    return {"size": size, "sha1_ends": h.hexdigest()}
+
+
+def is_done(item: VideoItem, out: Path, cfg: PrepareConfig) -> dict | None:
+    """The video's record if it is finished and still valid, else None."""
+    rp = record_path(out, item.id)
+    try:
+        rec = json.loads(rp.read_text())
+    except (OSError, ValueError):
+        return None
+    if rec.get("version") != RECORD_VERSION or rec.get("settings") != cfg.output_settings():
+        return None
+    if rec.get("video") != item.as_dict():
+        return None
+    try:
+        fp = source_fingerprint(item.path)
+    except OSError:
+        fp = None
+    if rec.get("source") != fp:
+        return None
+    if rec["status"] not in OK_STATUSES and cfg.retry_failed:
+        return None
+    for f in rec["faces"]:
+        p = out / f["crop"]
+        try:
+            if p.stat().st_size != f["bytes"]:
+                return None
+        except OSError:
+            return None
+        if cfg.verify == "hash" and file_sha256(p) != f["sha256"]:
+            return None
+    return rec
+
+
+def _neighbours(center: int, half: int, n_frames: int, limit: int, used: set[int]) -> list[int]:
+    """Frames near ``center`` (alternating after/before, spreading over +-half), nearest first."""
+    if limit <= 0 or half <= 0:
+        return []
+    offs = sorted({max(1, round(half * (k + 1) / limit)) for k in range(limit)})
+    out = []
+    for o in offs:
+        for c in (center + o, center - o):
+            if 0 <= c < n_frames and c not in used and c not in out:
+                out.append(c)
+    return out[: 2 * limit]
+
+
+def _select(
+    dets: dict[int, list], slots: list[list[int]], min_iou: float = 0.3
+) -> list[tuple[int, object]]:
+    """Pick the main track's face for each slot (a slot = candidate frames, preferred first)."""
+    from .tracking import iou, link_tracks, main_track
+
+    track = main_track(link_tracks({k: v for k, v in dets.items() if v}))
+    if track is None:
+        return []
+    chosen = []
+    for cands in slots:
+        for fi in cands:
+            if fi in track.faces:
+                chosen.append((fi, track.faces[fi]))
+                break
+            # A frame the track skipped: take the face overlapping the track's nearest box.
+            ref = track.nearest_box(fi)
+            best = max(dets.get(fi, []), key=lambda f: iou(ref, f.box), default=None)
+            if best is not None and iou(ref, best.box) >= min_iou:
+                chosen.append((fi, best))
+                break
+    return chosen
+
+
+def process_video(item: VideoItem, out: Path, cfg: PrepareConfig, detector) -> dict:
+    """Prepare one video and write its PNGs and record; returns the record (never raises)."""
+    import cv2
+
+    from .faces import crop_face
+
+    rec: dict = {
+        "version": RECORD_VERSION,
+        "video": item.as_dict(),
+        "settings": cfg.output_settings(),
+        "source": None,
+        "frames_requested": cfg.frames,
+        "frames_total": 0,
+        "status": "failed",
+        "error": "",
+        "faces": [],
+    }
+    try:
+        rec["source"] = source_fingerprint(item.path)
+        info = probe_video(item.path)
+        n_total = info.frames
+        targets = sample_indices(n_total, cfg.frames)
+        frames = read_frames(item.path, targets)
+        if len(frames) < len(targets):  # truncated: resample over what decodes
+            n_total = count_decodable(item.path)
+            targets = sample_indices(n_total, cfg.frames)
+            frames = read_frames(item.path, targets)
+        rec["frames_total"] = n_total
+
+        def detect(fi: int) -> list:
+            return [f for f in detector.detect(frames[fi]) if f.score >= cfg.min_score]
+
+        dets = {fi: detect(fi) for fi in sorted(frames)}
+        step = n_total / max(1, len(targets))
+        half = max(0, int(step // 2))
+        used = set(targets)
+        slots = [[t] for t in targets]
+        missing = [k for k, t in enumerate(targets) if not dets.get(t)]
+        if missing and cfg.retries > 0:
+            cand = {k: _neighbours(targets[k], half, n_total, cfg.retries, used) for k in missing}
+            more = read_frames(item.path, [c for cs in cand.values() for c in cs])
+            frames.update(more)
+            for k, cs in cand.items():
+                for c in cs:
+                    if c not in more:
+                        continue
+                    dets[c] = detect(c)
+                    slots[k].append(c)
+                    if dets[c]:
+                        break
+        chosen = _select(dets, slots)
+        if len({fi for fi, _ in chosen}) < len(chosen):
+            seen: set[int] = set()
+            chosen = [(fi, f) for fi, f in chosen if not (fi in seen or seen.add(fi))]
+        faces_dir = out / "faces" / item.id
+        keep = set()
+        for fi, face in sorted(chosen, key=lambda t: t[0]):
+            crop = crop_face(frames[fi], face, size=cfg.size, scale=cfg.scale, mode=cfg.align).crop
+            ok, buf = cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+            if not ok:
+                raise RuntimeError("PNG encoding failed")
+            data = buf.tobytes()
+            name = f"{fi:06d}.png"
+            atomic_write_bytes(faces_dir / name, data)
+            keep.add(name)
+            rec["faces"].append(
+                {
+                    "frame": int(fi),
+                    "crop": f"faces/{item.id}/{name}",
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "bytes": len(data),
+                    "score": round(float(face.score), 6),
+                    "box": [round(float(v), 3) for v in face.box],
+                    "landmarks": np.round(face.landmarks.astype(float), 3).tolist(),
+                }
+            )
+        _remove_stale(faces_dir, keep)
+        n_found = len(rec["faces"])
+        if n_found == 0:
+            rec["status"], rec["error"] = "no_face", "no face found in any sampled frame"
+        elif n_found < cfg.frames:
+            rec["status"] = "partial"
+            rec["error"] = f"shortfall: {n_found} of {cfg.frames} faces ({n_total} frames)"
+        else:
+            rec["status"] = "ok"
+    except VideoError as e:
+        rec["status"], rec["error"] = "failed", f"{e.reason}: {e.message}"[:500]
+    except Exception as e:  # one bad video must not stop the run
+        rec["status"], rec["error"] = "failed", f"error: {type(e).__name__}: {e}"[:500]
+    atomic_write_text(record_path(out, item.id), json.dumps(rec, indent=1, sort_keys=True))
+    return rec
+
+
+def _remove_stale(folder: Path, keep: set[str]) -> None:
+    if not folder.is_dir():
+        return
+    for p in folder.iterdir():
+        if p.is_file() and p.suffix == ".png" and p.name not in keep:
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+# ---- worker processes -------------------------------------------------------------------------
+
+_WORKER: dict = {}
+
+
+def _make_detector(cfg: PrepareConfig, threads: int | None):
+    from .detectors import make_detector
+
+    return make_detector(cfg.detector, model_path=cfg.detector_model, threads=threads)
+
+
+def _init_worker(cfg: PrepareConfig, out: str, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    _WORKER["cfg"] = cfg
+    _WORKER["out"] = Path(out)
+    _WORKER["det"] = _make_detector(cfg, threads)
+
+
+def _work(item: VideoItem) -> dict:
+    rec = process_video(item, _WORKER["out"], _WORKER["cfg"], _WORKER["det"])
+    return {"status": rec["status"], "error": rec["error"], "faces": len(rec["faces"])}
+
+
+def _tally(summary: Summary, status: str, error: str, n_faces: int) -> None:
+    summary.faces += n_faces
+    if status not in OK_STATUSES:
+        summary.failed += 1
+        tag = error.split(":", 1)[0] if status == "failed" else status
+        summary.errors[tag] = summary.errors.get(tag, 0) + 1
+    elif status == "partial":
+        summary.shortfalls += 1
+
+
+def run_prepare(
+    items: Sequence[VideoItem],
+    out: str | Path,
+    cfg: PrepareConfig,
+    shard: tuple[int, int] = (0, 1),
+    progress: bool = True,
+    on_video: Callable[[VideoItem, str], None] | None = None,
+) -> Summary:
+    """Prepare ``items`` (this shard's share) into ``out``; write the CSVs; return the summary."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    mine = shard_items(items, shard)
+    summary = Summary(total=len(mine))
+    t0 = time.perf_counter()
+    todo = []
+    for it in mine:
+        rec = is_done(it, out, cfg)
+        if rec is None:
+            todo.append(it)
+        else:
+            summary.skipped += 1
+            _tally(summary, rec["status"], rec.get("error", ""), len(rec["faces"]))
+    bar = _Bar(len(mine), summary.skipped, enabled=progress)
+    try:
+        if cfg.workers <= 1 or len(todo) <= 1:
+            det = _make_detector(cfg, None)
+            for it in todo:
+                rec = process_video(it, out, cfg, det)
+                _finish(summary, bar, it, rec["status"], rec["error"], len(rec["faces"]), on_video)
+        else:
+            import multiprocessing as mp
+
+            threads = max(1, (os.cpu_count() or 1) // cfg.workers)
+            with ProcessPoolExecutor(
+                max_workers=cfg.workers,
+                mp_context=mp.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(cfg, str(out), threads),
+            ) as ex:
+                futs = {ex.submit(_work, it): it for it in todo}
+                for fut in as_completed(futs):
+                    it = futs[fut]
+                    try:
+                        r = fut.result()
+                    except Exception as e:  # a worker died: record and go on
+                        r = {"status": "failed", "error": f"worker: {e}", "faces": 0}
+                    _finish(summary, bar, it, r["status"], r["error"], r["faces"], on_video)
+    finally:
+        bar.close()
+    summary.done = summary.total - summary.skipped
+    summary.seconds = time.perf_counter() - t0
+    write_manifests(out, [it.id for it in mine], shard)
+    return summary
+
+
+def _finish(summary, bar, it, status, error, n_faces, on_video) -> None:
+    _tally(summary, status, error, n_faces)
+    bar.advance()
+    if on_video is not None:
+        on_video(it, status)
+
+
+def write_manifests(out: Path, ids: Sequence[str], shard: tuple[int, int] = (0, 1)) -> None:
+    """Rebuild the CSVs from the records of ``ids`` (per-shard files when sharded)."""
+    faces, videos = records_to_rows(load_records(out, ids))
+    i, n = shard
+    if n == 1:
+        write_csv(out / "manifest.csv", MANIFEST_COLUMNS, faces)
+        write_csv(out / "videos.csv", VIDEO_COLUMNS, videos)
+    else:
+        write_csv(out / "shards" / f"manifest-{i}-of-{n}.csv", MANIFEST_COLUMNS, faces)
+        write_csv(out / "shards" / f"videos-{i}-of-{n}.csv", VIDEO_COLUMNS, videos)
+
+
+class _Bar:
+    """A rich progress bar with videos/s and ETA (a no-op when disabled)."""
+
+    def __init__(self, total: int, already: int, enabled: bool):
+        self.p = None
+        if not enabled:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.t0 = time.perf_counter()
+        self.n = 0
+        self.p = Progress(
+            TextColumn("[bold]prepare"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+        )
+        self.p.start()
+        self.task = self.p.add_task("prepare", total=total, completed=already, rate="")
+
+    def advance(self) -> None:
+        if self.p is None:
+            return
+        self.n += 1
+        rate = self.n / max(1e-9, time.perf_counter() - self.t0)
+        self.p.update(self.task, advance=1, rate=f"{rate:.2f} videos/s")
+
+    def close(self) -> None:
+        if self.p is not None:
+            self.p.stop()

@@ -1,0 +1,61 @@
+"""Training and validation datasets from a prepared directory (``ffdetect prepare`` output)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from ffdetect.data.torch_datasets import FaceFrames
+from ffdetect.data.transforms import eval_transform, train_transform
+from ffdetect.train.config import TrainConfig
+
+
+class EpochSeeded(Dataset):
+    """Seeds the augmentation of sample ``i`` from ``(seed, epoch, i)``.
+
+    Augmentations then do not depend on which process or worker draws a sample, nor on whether
+    the run was resumed: DDP equals single-process training and a resumed run equals an
+    unbroken one.
+    """
+
+    def __init__(self, base: FaceFrames, seed: int) -> None:
+        self.base = base
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by the training loop before each epoch."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, str]:
+        if self.base.transform is not None and hasattr(self.base.transform, "set_random_seed"):
+            digest = hashlib.blake2b(f"{self.seed}/{self.epoch}/{i}".encode(), digest_size=4)
+            self.base.transform.set_random_seed(int.from_bytes(digest.digest(), "little"))
+        return self.base[i]
+
+
+def prepared_datasets(cfg: TrainConfig, data_dir: str | Path) -> tuple[Dataset, Dataset | None]:
+    """The train split (augmented, epoch-seeded) and the validation split (or None if empty).
+
+    Only these two splits are read; test images are never opened by training.
+    """
+    manifest = Path(data_dir) / "manifest.csv"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{manifest} not found: prepare the data with `ffdetect prepare`")
+    size, frames = cfg.model.img_size, cfg.data.frames_per_video
+    augment = train_transform(size, cfg.data.cutout) if cfg.data.augment else eval_transform(size)
+    train_set = FaceFrames(
+        manifest, split=cfg.data.train_split, frames_per_video=frames, transform=augment
+    )
+    if len(train_set) == 0:
+        raise ValueError(f"{manifest} has no faces in split {cfg.data.train_split!r}")
+    val_set = FaceFrames(
+        manifest, split=cfg.data.val_split, frames_per_video=frames, transform=eval_transform(size)
+    )
+    return EpochSeeded(train_set, cfg.run.seed), (val_set if len(val_set) else None)

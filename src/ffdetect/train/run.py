@@ -1,0 +1,382 @@
+"""``ffdetect train``: the fine-tuning job around :mod:`ffdetect.train.engine`.
+
+Builds the model (two-branch competitive or single-branch baseline) from a backbone init, trains
+with LAMB + layer decay + cosine schedule under torchrun/DDP when launched so, evaluates on the
+validation split only, keeps the best epoch by ``run.select_metric``, checkpoints atomically every
+epoch (``--resume`` continues a killed run), and exports the main branch in our model format.
+
+Run directory::
+
+    RUN_DIR/config.yaml              the resolved configuration
+    RUN_DIR/log.csv                  every loss term, lr and throughput per step
+    RUN_DIR/epochs.csv               validation metrics per epoch
+    RUN_DIR/checkpoints/last.pt      model, optimizer, scheduler, RNG state, epoch (atomic)
+    RUN_DIR/best/                    the best epoch's main branch (our format)
+    RUN_DIR/val_results.csv          its validation predictions (+ _frames.csv), for calibrate
+    RUN_DIR/model/                   the exported deployable detector
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+
+from ffdetect.checkpoint.metadata import ModelMeta
+from ffdetect.checkpoint.model_format import (
+    default_provenance,
+    load_backbone_weights,
+    load_strict,
+    save_model,
+)
+from ffdetect.config import to_dict
+from ffdetect.evaluation.calibration import aggregate_frames
+from ffdetect.evaluation.metrics import compute_metrics, write_frame_results, write_results
+from ffdetect.losses.competitive import CompetitiveLoss, LossWeights
+from ffdetect.models.backbone import architecture_for, create_backbone
+from ffdetect.models.detector import CompetitiveDetector, Detector
+from ffdetect.models.heads import ClassifierHead
+from ffdetect.train import distributed as dist_utils
+from ffdetect.train.checkpointing import load_training_state, rng_state, save_atomic, set_rng_state
+from ffdetect.train.config import TrainConfig
+from ffdetect.train.engine import FramePredictions, StepContext, predict, train_one_epoch
+from ffdetect.train.optim import build_optimizer, build_scheduler
+
+#: Selection metrics: name -> (Metrics attribute, higher is better).
+SELECT_METRICS = {
+    "video_auc": ("auc", True),
+    "video_ap": ("ap", True),
+    "video_acc": ("acc_05", True),
+    "video_eer": ("eer", False),
+    "video_log_loss": ("log_loss", False),
+    "frame_auc": ("frame_auc", True),
+}
+
+
+@dataclass
+class TrainResult:
+    """Where the run ended."""
+
+    model_dir: Path
+    best_epoch: int | None
+    best_value: float | None
+    steps: int
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def configure_determinism(enabled: bool) -> None:
+    """Deterministic kernels (for resume-equals-unbroken checks); slower, CPU and CUDA."""
+    torch.use_deterministic_algorithms(enabled, warn_only=False)
+    if torch.backends.cudnn.is_available():
+        torch.backends.cudnn.benchmark = not enabled
+        torch.backends.cudnn.deterministic = enabled
+
+
+def build_training_model(cfg: TrainConfig) -> nn.Module:
+    """The competitive or baseline network, its backbone from ``cfg.model.init`` when given."""
+    m = cfg.model
+    arch = architecture_for(m.size, m.img_size, m.patch_size, m.depth)
+    backbone = create_backbone(
+        arch, drop_path_rate=m.drop_path_rate, grad_checkpointing=m.grad_checkpointing
+    )
+    if m.init:
+        state, _ = load_backbone_weights(m.init)
+        load_strict(backbone, state, m.init)
+    if cfg.method == "competitive":
+        return CompetitiveDetector.from_backbone(backbone)
+    return Detector(backbone, ClassifierHead(arch.embed_dim))
+
+
+def deployed_detector(model: nn.Module) -> Detector:
+    """The part that is deployed: the main branch of a competitive model, or the detector."""
+    model = model.module if isinstance(model, DistributedDataParallel) else model
+    return model.main_branch() if isinstance(model, CompetitiveDetector) else model
+
+
+def _worker_init(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+class RunLog:
+    """Append-only CSV logs of steps and epochs, written by the main process."""
+
+    def __init__(self, run_dir: Path, enabled: bool) -> None:
+        self.run_dir = run_dir
+        self.enabled = enabled
+
+    def _append(self, name: str, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        path = self.run_dir / name
+        existing = path.read_text().splitlines()[0].split(",") if path.exists() else None
+        fields = existing or list(row)
+        with path.open("a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+            if existing is None:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def step(self, row: dict[str, Any]) -> None:
+        self._append("log.csv", row)
+
+    def epoch(self, row: dict[str, Any]) -> None:
+        self._append("epochs.csv", row)
+
+    def truncate_steps(self, last_step: int) -> None:
+        """Drop step rows past ``last_step`` (written by a run that was killed mid-epoch)."""
+        path = self.run_dir / "log.csv"
+        if not self.enabled or not path.exists():
+            return
+        with path.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        if not rows:
+            return
+        kept = [r for r in rows if int(r["step"]) <= last_step]
+        with path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(kept)
+
+
+def _shard(dataset: Dataset, info: dist_utils.DistInfo) -> Dataset:
+    if not info.enabled:
+        return dataset
+    return Subset(dataset, list(range(info.rank, len(dataset), info.world_size)))
+
+
+def evaluate_split(
+    detector: Detector, dataset: Dataset, cfg: TrainConfig, info: dist_utils.DistInfo
+) -> FramePredictions:
+    """Frame predictions over the whole ``dataset``, sharded over processes and gathered."""
+    loader = DataLoader(
+        _shard(dataset, info),
+        batch_size=max(1, cfg.data.eval_batch_size // info.world_size),
+        shuffle=False,
+        num_workers=cfg.data.num_workers,
+    )
+    local = predict(detector, loader, info.device, cfg.run.amp)
+    merged = FramePredictions([], [], [], [])
+    for part in dist_utils.gather_objects(info, local):
+        merged.extend(part)
+    return merged
+
+
+def video_metrics(
+    preds: FramePredictions,
+) -> tuple[Any, list[str], np.ndarray, np.ndarray, list[int]]:
+    """Video-level metrics with the plain mean of frame ``p_fake`` (METHOD.md section 2)."""
+    names, scores, confs = aggregate_frames(preds.videos, preds.p_fake, preds.confidence, gamma=0.0)
+    label_of = dict(zip(preds.videos, preds.labels, strict=True))
+    labels = [label_of[n] for n in names]
+    metrics = compute_metrics(
+        labels, scores, confs, frame_labels=preds.labels, frame_scores=preds.p_fake
+    )
+    return metrics, names, scores, confs, labels
+
+
+def write_predictions(path: Path, preds: FramePredictions) -> None:
+    """Video-level result CSV plus its ``_frames.csv`` twin (with confidences)."""
+    _, names, scores, confs, labels = video_metrics(preds)
+    write_results(path, names, labels, scores, confs)
+    counters: dict[str, int] = {}
+    frames = []
+    for video in preds.videos:
+        frames.append(counters.get(video, 0))
+        counters[video] = frames[-1] + 1
+    write_frame_results(path, preds.videos, frames, preds.labels, preds.p_fake, preds.confidence)
+
+
+def _is_better(value: float, best: float | None, higher: bool) -> bool:
+    if value is None or not np.isfinite(value):
+        return False
+    return best is None or (value > best if higher else value < best)
+
+
+def _export(detector: Detector, cfg: TrainConfig, out: Path, extra: dict[str, Any]) -> None:
+    arch = architecture_for(
+        cfg.model.size, cfg.model.img_size, cfg.model.patch_size, cfg.model.depth
+    )
+    meta = ModelMeta(kind="detector", architecture=arch)
+    meta.provenance = default_provenance("ffdetect train", config=to_dict(cfg), **extra)
+    save_model(detector, meta, out)
+
+
+def train(
+    cfg: TrainConfig,
+    train_set: Dataset,
+    val_set: Dataset | None,
+    run_dir: Path,
+    resume: bool = False,
+    progress: Callable[[dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Fine-tune on ``train_set``, select on ``val_set``, export to ``run_dir/model``."""
+    info = dist_utils.init_distributed()
+    run_dir = Path(run_dir)
+    ckpt_path = run_dir / "checkpoints" / "last.pt"
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if ckpt_path.exists() and not resume:
+            raise FileExistsError(
+                f"{run_dir} already holds a run; pass --resume or use a new --out"
+            )
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    dist_utils.barrier(info)
+
+    configure_determinism(cfg.run.deterministic)
+    seed_everything(cfg.run.seed)
+    model = build_training_model(cfg).to(info.device)
+    criterion = (
+        CompetitiveLoss(LossWeights(**to_dict(cfg.loss))) if cfg.method == "competitive" else None
+    )
+    train_model: nn.Module = DistributedDataParallel(model) if info.enabled else model
+
+    per_process = cfg.data.batch_size // info.world_size
+    if per_process < 1 or per_process * info.world_size != cfg.data.batch_size:
+        raise ValueError(
+            f"batch size {cfg.data.batch_size} does not split over {info.world_size} processes"
+        )
+    sampler = DistributedSampler(
+        train_set,
+        num_replicas=info.world_size,
+        rank=info.rank,
+        shuffle=True,
+        seed=cfg.run.seed,
+        drop_last=True,
+    )
+    loader = DataLoader(
+        train_set,
+        batch_size=per_process,
+        sampler=sampler,
+        drop_last=True,
+        num_workers=cfg.data.num_workers,
+        worker_init_fn=_worker_init,
+        pin_memory=info.device.type == "cuda",
+    )
+    steps_per_epoch = len(loader)
+    if steps_per_epoch == 0:
+        raise ValueError(
+            f"{len(train_set)} training samples do not fill one batch of {cfg.data.batch_size}"
+        )
+    optimizer = build_optimizer(model, cfg.optim)
+    scheduler = build_scheduler(optimizer, cfg.schedule, steps_per_epoch)
+    log = RunLog(run_dir, info.is_main)
+
+    start_epoch, step, best_value, best_epoch = 0, 0, None, None
+    if resume and ckpt_path.exists():
+        state = load_training_state(ckpt_path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+        start_epoch, step = state["epoch"] + 1, state["step"]
+        best_value, best_epoch = state["best_value"], state["best_epoch"]
+        log.truncate_steps(step)
+    else:
+        scheduler.step_update(0)
+
+    attr, higher = SELECT_METRICS[cfg.run.select_metric]
+    for epoch in range(start_epoch, cfg.schedule.epochs):
+        if cfg.run.max_steps is not None and step >= cfg.run.max_steps:
+            break
+        seed_everything(cfg.run.seed + 1000 * epoch + info.rank)  # same stream after a resume
+        sampler.set_epoch(epoch)
+        if hasattr(train_set, "set_epoch"):
+            train_set.set_epoch(epoch)
+        ctx = StepContext(
+            epoch=epoch,
+            epochs=cfg.schedule.epochs,
+            steps_per_epoch=steps_per_epoch,
+            global_step=step,
+            device=info.device,
+            amp=cfg.run.amp,
+            clip_grad=cfg.optim.clip_grad,
+            max_steps=cfg.run.max_steps,
+        )
+
+        def on_step(terms: dict[str, float]) -> None:
+            if terms["step"] % cfg.run.log_every == 0 or terms["step"] == 1:
+                log.step(terms)
+            if progress is not None and info.is_main:
+                progress(terms)
+
+        step = train_one_epoch(train_model, criterion, loader, optimizer, scheduler, ctx, on_step)
+
+        row: dict[str, Any] = {"epoch": epoch, "step": step}
+        last_epoch = epoch == cfg.schedule.epochs - 1 or (
+            cfg.run.max_steps is not None and step >= cfg.run.max_steps
+        )
+        if val_set is not None and ((epoch + 1) % cfg.run.eval_every == 0 or last_epoch):
+            preds = evaluate_split(deployed_detector(model), val_set, cfg, info)
+            metrics = video_metrics(preds)[0]
+            value = getattr(metrics, attr)
+            row.update(
+                video_auc=metrics.auc,
+                video_acc=metrics.acc_05,
+                frame_auc=metrics.frame_auc,
+                select=value,
+            )
+            if _is_better(value, best_value, higher):
+                best_value, best_epoch = float(value), epoch
+                if info.is_main:
+                    _export(
+                        deployed_detector(model),
+                        cfg,
+                        run_dir / "best",
+                        {"epoch": epoch, cfg.run.select_metric: value},
+                    )
+                    write_predictions(run_dir / "val_results.csv", preds)
+        log.epoch(row)
+        if info.is_main:
+            save_atomic(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "rng": rng_state(),
+                    "epoch": epoch,
+                    "step": step,
+                    "best_value": best_value,
+                    "best_epoch": best_epoch,
+                    "config": to_dict(cfg),
+                },
+                ckpt_path,
+            )
+        dist_utils.barrier(info)
+
+    if info.is_main:
+        model_dir = run_dir / "model"
+        if best_epoch is not None and (run_dir / "best").is_dir():
+            tmp = run_dir / ".model.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(run_dir / "best", tmp)
+            shutil.rmtree(model_dir, ignore_errors=True)
+            tmp.rename(model_dir)
+        else:
+            _export(
+                deployed_detector(model),
+                cfg,
+                model_dir,
+                {"epoch": "last", "selection": "none (no validation split)"},
+            )
+    dist_utils.barrier(info)
+    dist_utils.cleanup(info)
+    return TrainResult(run_dir / "model", best_epoch, best_value, step)

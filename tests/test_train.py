@@ -1,0 +1,154 @@
+"""Fine-tuning: layer-wise lr decay, export, resume after SIGKILL, and DDP equivalence."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ffdetect.checkpoint.model_format import load_detector
+from ffdetect.train.optim import build_optimizer, build_scheduler
+from ffdetect.train.run import build_training_model, deployed_detector, seed_everything, train
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_support import SyntheticFrames, tiny_config  # noqa: E402
+
+SUPPORT = Path(__file__).parent / "train_support.py"
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(SUPPORT.parent), env.get("PYTHONPATH", "")])
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+def test_layer_wise_lr_decay_is_applied_by_the_scheduler() -> None:
+    cfg = tiny_config(
+        optim={"lr": 1e-3, "layer_decay": 0.5}, schedule={"epochs": 2, "warmup_epochs": 0.0}
+    )
+    model = build_training_model(cfg)
+    optimizer = build_optimizer(model, cfg.optim)
+    scheduler = build_scheduler(optimizer, cfg.schedule, steps_per_epoch=10)
+    scheduler.step_update(5)
+    lr_of = {}
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            lr_of[p] = group["lr"]
+    named = dict(model.named_parameters())
+    head = lr_of[named["head.fc.weight"]]
+    block1 = lr_of[named["main.blocks.1.mlp.fc1.weight"]]
+    block0 = lr_of[named["main.blocks.0.mlp.fc1.weight"]]
+    stem = lr_of[named["main.patch_embed.proj.weight"]]
+    # layers (BEiT convention, depth + 2): stem 0, block i -> i + 1 (the final norm joins the
+    # last block), head 3; scale 0.5 ** (3 - layer), the same in both branches
+    assert block1 == pytest.approx(head * 0.5) and block0 == pytest.approx(head * 0.25)
+    assert stem == pytest.approx(head * 0.125)
+    assert lr_of[named["competitor.blocks.1.mlp.fc1.weight"]] == block1
+    assert lr_of[named["main.norm.weight"]] == block1
+    assert optimizer.__class__.__name__ == "Lamb"
+    assert lr_of[named["main.cls_token"]] == stem
+    no_decay = [g for g in optimizer.param_groups if g["weight_decay"] == 0.0]
+    assert any(named["main.cls_token"] is p for g in no_decay for p in g["params"])
+
+
+def test_short_run_exports_a_usable_model_and_logs_every_term(tmp_path) -> None:
+    cfg = tiny_config(run={"max_steps": 3})
+    result = train(cfg, SyntheticFrames(), SyntheticFrames(n_videos=4, seed=1), tmp_path / "run")
+    assert result.steps == 3
+    detector, meta = load_detector(tmp_path / "run" / "model")
+    assert meta.kind == "detector" and meta.provenance["how"] == "ffdetect train"
+    p = detector.p_fake(torch.randn(2, 3, 32, 32))
+    assert p.shape == (2,)
+    header = (tmp_path / "run" / "log.csv").read_text().splitlines()[0].split(",")
+    assert {"ce_fused", "edl_main", "edl_competitor", "rho", "lr", "images_per_s"} <= set(header)
+    assert (tmp_path / "run" / "val_results.csv").exists()
+    assert (tmp_path / "run" / "val_results_frames.csv").exists()
+
+
+def test_training_learns_the_synthetic_cue(tmp_path) -> None:
+    cfg = tiny_config(
+        schedule={"epochs": 6, "warmup_epochs": 1.0}, optim={"lr": 2e-3, "clip_grad": 1.0}
+    )
+    result = train(
+        cfg, SyntheticFrames(n_videos=16), SyntheticFrames(n_videos=8, seed=1), tmp_path / "run"
+    )
+    assert result.best_value is not None and result.best_value > 0.9
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(run / "model" / "model.safetensors"))
+
+
+def test_resume_after_sigkill_matches_an_unbroken_run(tmp_path) -> None:
+    args = ["schedule.epochs=4"]
+    subprocess.run(
+        [sys.executable, str(SUPPORT), str(tmp_path / "unbroken"), *args], check=True, env=_env()
+    )
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(SUPPORT), str(killed), *args], env=_env())
+    deadline = time.time() + 120
+    while not (killed / "checkpoints" / "last.pt").exists():
+        assert proc.poll() is None, "the run ended before its first checkpoint"
+        assert time.time() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "model").exists(), "killed too late: the run had already finished"
+    subprocess.run(
+        [sys.executable, str(SUPPORT), str(killed), "--resume", *args], check=True, env=_env()
+    )
+
+    a, b = _weights(tmp_path / "unbroken"), _weights(killed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_rerun_without_resume_refuses_to_overwrite(tmp_path) -> None:
+    cfg = tiny_config(run={"max_steps": 1})
+    train(cfg, SyntheticFrames(), None, tmp_path / "run")
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(cfg, SyntheticFrames(), None, tmp_path / "run")
+
+
+@pytest.mark.skipif(
+    shutil.which("torchrun") is None and not Path(sys.executable).with_name("torchrun").exists(),
+    reason="torchrun not installed",
+)
+def test_two_process_ddp_equals_single_process_on_the_same_global_batch(tmp_path) -> None:
+    args = ["schedule.epochs=2", "run.deterministic=false"]
+    subprocess.run(
+        [sys.executable, str(SUPPORT), str(tmp_path / "single"), *args], check=True, env=_env()
+    )
+    torchrun = Path(sys.executable).with_name("torchrun")
+    subprocess.run(
+        [
+            str(torchrun),
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(SUPPORT),
+            str(tmp_path / "ddp"),
+            *args,
+        ],
+        check=True,
+        env=_env(),
+        timeout=300,
+    )
+    a, b = _weights(tmp_path / "single"), _weights(tmp_path / "ddp")
+    seed_everything(0)  # the runs' initial weights, to measure how far training moved them
+    init = deployed_detector(build_training_model(tiny_config())).state_dict()
+    moved = max((a[k] - init[k]).abs().max().item() for k in a)
+    apart = max((a[k] - b[k]).abs().max().item() for k in a)
+    assert moved > 1e-3
+    assert apart < 1e-2 * moved, (apart, moved)
