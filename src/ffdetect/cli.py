@@ -287,6 +287,26 @@ def calibrate(
     )
 
 
+@app.command()
+def pretrain(
+    config: Path = typer.Option(..., "--config", help="Config YAML (see configs/pretrain/)."),
+    data: Path = typer.Option(
+        ..., "--data", help="Real faces: a prepared directory or a folder of PNG/JPEG images."
+    ),
+    out: Path = typer.Option(..., "--out", help="Run directory."),
+    init: str | None = typer.Option(None, "--init", help="Backbone checkpoint to continue from."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after N updates."),
+    overrides: list[str] | None = typer.Argument(None, help="key=value config overrides."),
+) -> None:
+    """Masked image modelling on real faces; exports the backbone to RUN_DIR/model."""
+    from ffdetect.pretrain.cli import run_pretrain_command
+
+    error = run_pretrain_command(config, data, out, init, resume, max_steps, list(overrides or []))
+    if error:
+        raise fail(error)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

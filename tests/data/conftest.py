@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import cv2
@@ -16,7 +14,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from data_helpers import (  # noqa: E402
-    ARTIFACTS,
     astronaut,
     faceless,
     grace_hopper,
@@ -79,36 +76,19 @@ def folder_root(tmp_path_factory, photos) -> Path:
 
 @pytest.fixture(scope="session")
 def t1_image() -> np.ndarray:
-    """insightface's group photo t1.jpg: from an installed insightface, else from its wheel.
+    """insightface's group photo t1.jpg, read from the installed insightface package.
 
-    The wheel is fetched with ``pip download --no-deps`` (no install, nothing else pulled) into
-    tests/artifacts/; the test skips when neither works (offline machine).
+    The project's set-up (`make install`) installs insightface with ``--no-deps`` for this
+    photo only (its code is never imported); the test skips when it is not installed.
     """
-    rel = "insightface/data/images/t1.jpg"
     spec = importlib.util.find_spec("insightface")
-    if spec is not None and spec.submodule_search_locations:
-        for loc in spec.submodule_search_locations:
-            p = Path(loc) / "data/images/t1.jpg"
-            if p.is_file():
-                return cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
-    cache = ARTIFACTS / "t1.jpg"
-    if not cache.is_file():
-        dl = ARTIFACTS / "wheels"
-        dl.mkdir(parents=True, exist_ok=True)
-        wheels = sorted(dl.glob("insightface-*.whl"))
-        if not wheels:
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                   "-q", "-d", str(dl), "insightface>=1.0"]  # fmt: skip
-            try:
-                subprocess.run(cmd, check=True, timeout=180, capture_output=True)
-            except Exception as e:  # offline or no pip
-                pytest.skip(f"insightface's t1.jpg unavailable ({type(e).__name__})")
-            wheels = sorted(dl.glob("insightface-*.whl"))
-        if not wheels:
-            pytest.skip("insightface wheel not downloadable")
-        with zipfile.ZipFile(wheels[-1]) as z:
-            cache.write_bytes(z.read(rel))
-    return cv2.cvtColor(cv2.imread(str(cache)), cv2.COLOR_BGR2RGB)
+    for loc in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(loc) / "data" / "images" / "t1.jpg"
+        if path.is_file():
+            return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    pytest.skip(
+        "insightface's t1.jpg is not installed: pip install --no-deps insightface"
+    )
 
 
 @pytest.fixture(scope="session")

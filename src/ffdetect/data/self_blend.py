@@ -11,7 +11,9 @@ import cv2
 import numpy as np
 
 
-def face_mask(shape: tuple[int, int], landmarks: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+def face_mask(
+    shape: tuple[int, int], landmarks: np.ndarray | None, rng: np.random.Generator
+) -> np.ndarray:
     """A soft mask in [0, 1]: the convex hull of the landmarks, or a centred ellipse without them,
     randomly dilated or eroded, then Gaussian-blurred."""
     h, w = shape

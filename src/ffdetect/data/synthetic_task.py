@@ -62,7 +62,13 @@ def build_self_blended_task(
         for label, kind in ((0, "real"), (1, "fake")):
             video_id = f"{kind}/lfw_{idx:03d}"
             method = "original" if label == 0 else "selfblend"
-            base = {"video_id": video_id, "dataset": DATASET, "method": method, "split": split, "label": label}
+            base = {
+                "video_id": video_id,
+                "dataset": DATASET,
+                "method": method,
+                "split": split,
+                "label": label,
+            }
             for frame in range(frames):
                 view = _view(face, size, rng)
                 if label:

@@ -73,7 +73,7 @@ class RunConfig:
     amp: bool = True  # bf16 autocast on CUDA; ignored on CPU
     select_metric: str = "video_auc"
     eval_every: int = 1
-    log_every: int = 10
+    log_every: int = 1
     max_steps: int | None = None
 
 

@@ -1,0 +1,326 @@
+"""``ffdetect pretrain``: masked image modelling on real faces (METHOD.md section 4).
+
+Builds the BEiT v2 backbone (from scratch or from any loadable backbone checkpoint), wraps it
+with a mask token and a light head, and trains it to predict the chosen targets at block-masked
+patches with AdamW and a cosine schedule, under torchrun/DDP when launched so. Checkpoints are
+atomic and written every epoch (``--resume`` continues a killed run); the result is a plain
+``backbone`` model that ``ffdetect train --init`` takes unchanged.
+
+Run directory::
+
+    RUN_DIR/config.yaml              the resolved configuration
+    RUN_DIR/log.csv                  loss, lr, gradient norm and throughput per logged step
+    RUN_DIR/epochs.csv               mean loss per epoch
+    RUN_DIR/checkpoints/last.pt      model, optimizer, scheduler, RNG state, epoch (atomic)
+    RUN_DIR/model/                   the pre-trained backbone (our format, kind "backbone")
+    RUN_DIR/reconstruction.png       input | masked input | prediction (pixel target)
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from timm.optim import create_optimizer_v2
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+from ffdetect.checkpoint.metadata import ModelMeta
+from ffdetect.checkpoint.model_format import (
+    default_provenance,
+    load_backbone_weights,
+    load_strict,
+    save_model,
+)
+from ffdetect.config import to_dict
+from ffdetect.models.backbone import architecture_for, create_backbone
+from ffdetect.pretrain.config import PretrainConfig, PretrainOptimConfig
+from ffdetect.pretrain.data import MaskedFaces, plain_transform, pretrain_transform, sample_seed
+from ffdetect.pretrain.masking import BlockMaskGenerator
+from ffdetect.pretrain.model import MaskedImageModel
+from ffdetect.pretrain.targets import PixelTarget, build_target
+from ffdetect.pretrain.visualize import save_reconstruction_png
+from ffdetect.train import distributed as dist_utils
+from ffdetect.train.checkpointing import load_training_state, rng_state, save_atomic, set_rng_state
+from ffdetect.train.engine import autocast
+from ffdetect.train.optim import build_scheduler
+from ffdetect.train.run import RunLog, configure_determinism, seed_everything
+
+
+@dataclass
+class PretrainResult:
+    """Where the run ended."""
+
+    model_dir: Path
+    steps: int
+    last_loss: float | None
+
+
+def build_mim_model(cfg: PretrainConfig, out_dim: int) -> MaskedImageModel:
+    """The backbone (from ``cfg.model.init`` when given) wrapped for masked image modelling."""
+    m = cfg.model
+    arch = architecture_for(m.size, m.img_size, m.patch_size, m.depth)
+    backbone = create_backbone(
+        arch, drop_path_rate=m.drop_path_rate, grad_checkpointing=m.grad_checkpointing
+    )
+    if m.init:
+        state, _ = load_backbone_weights(m.init)
+        load_strict(backbone, state, m.init)
+    return MaskedImageModel(backbone, out_dim, m.head_depth)
+
+
+def build_mask_generator(cfg: PretrainConfig) -> BlockMaskGenerator:
+    """The block mask generator for the configured patch grid."""
+    side = cfg.model.img_size // cfg.model.patch_size
+    k = cfg.mask
+    return BlockMaskGenerator((side, side), k.ratio, k.min_patches, k.min_aspect, k.max_aspect)
+
+
+def build_pretrain_optimizer(model: nn.Module, cfg: PretrainOptimConfig) -> torch.optim.Optimizer:
+    """AdamW (or another timm optimizer); no decay on biases, norms, tokens and bias tables."""
+    kwargs: dict[str, Any] = {}
+    if cfg.name.lower() in ("adamw", "adam", "lamb", "nadamw"):
+        kwargs["betas"] = tuple(cfg.betas)
+    return create_optimizer_v2(
+        model, opt=cfg.name, lr=cfg.lr, weight_decay=cfg.weight_decay, **kwargs
+    )
+
+
+def mim_loss(
+    model: nn.Module, target: nn.Module, images: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Loss of one batch, on the masked patches only (targets of visible patches are unused)."""
+    flat = mask.flatten(1)
+    goal = target.targets(images)[flat]
+    pred = model(images, flat).float()
+    loss = target.loss(pred, goal)
+    terms = {"loss": loss.item()}
+    if getattr(target, "kind", "") == "tokens":
+        terms["token_acc"] = (pred.argmax(-1) == goal).float().mean().item()
+    return loss, terms
+
+
+def _worker_init(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def _unwrap(model: nn.Module) -> MaskedImageModel:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def export_backbone(model: MaskedImageModel, cfg: PretrainConfig, out: Path, **extra: Any) -> Path:
+    """Save the backbone alone as a ``backbone`` model (what ``ffdetect train --init`` reads)."""
+    m = cfg.model
+    meta = ModelMeta(
+        kind="backbone", architecture=architecture_for(m.size, m.img_size, m.patch_size, m.depth)
+    )
+    meta.provenance = default_provenance("ffdetect pretrain", config=to_dict(cfg), **extra)
+    return save_model(model.backbone, meta, out)
+
+
+def write_reconstruction(
+    model: MaskedImageModel,
+    target: PixelTarget,
+    faces: Sequence[Path],
+    cfg: PretrainConfig,
+    path: Path,
+    device: torch.device,
+) -> Path:
+    """The picture of the first faces with fixed masks (the same in every run of a seed)."""
+    n = min(cfg.run.reconstructions, len(faces))
+    shown = MaskedFaces(faces[:n], plain_transform(cfg.model.img_size), build_mask_generator(cfg))
+    images, masks = [], []
+    for i in range(n):
+        image, _ = shown[i]
+        images.append(image)
+        masks.append(shown.masks(np.random.default_rng(sample_seed(cfg.run.seed, -1, i))))
+    batch = torch.stack(images).to(device)
+    mask = torch.from_numpy(np.stack(masks)).to(device)
+    return save_reconstruction_png(model, target, batch, mask, path)
+
+
+def _train_epoch(
+    model: nn.Module,
+    target: nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    cfg: PretrainConfig,
+    device: torch.device,
+    epoch: int,
+    step: int,
+    on_step: Callable[[dict[str, float]], None],
+) -> tuple[int, list[float]]:
+    model.train()
+    target.train()
+    losses: list[float] = []
+    for images, mask in loader:
+        if cfg.run.max_steps is not None and step >= cfg.run.max_steps:
+            break
+        started = time.perf_counter()
+        images = images.to(device, non_blocking=True)
+        mask = mask.to(device, non_blocking=True)
+        with autocast(device, cfg.run.amp):
+            loss, terms = mim_loss(model, target, images, mask)
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"loss is {loss.item()} at step {step}; stopping")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.optim.clip_grad:
+            norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.clip_grad)
+            terms["grad_norm"] = float(norm)
+        optimizer.step()
+        step += 1
+        scheduler.step_update(step)
+        losses.append(terms["loss"])
+        terms.update(
+            step=step,
+            epoch=epoch,
+            lr=max(g["lr"] for g in optimizer.param_groups),
+            images_per_s=images.shape[0] / max(time.perf_counter() - started, 1e-9),
+        )
+        on_step(terms)
+    return step, losses
+
+
+def pretrain(
+    cfg: PretrainConfig,
+    faces: Sequence[Path],
+    run_dir: Path,
+    resume: bool = False,
+    progress: Callable[[dict[str, float]], None] | None = None,
+) -> PretrainResult:
+    """Pre-train on the images ``faces``; export the backbone to ``run_dir/model``."""
+    info = dist_utils.init_distributed()
+    run_dir = Path(run_dir)
+    ckpt_path = run_dir / "checkpoints" / "last.pt"
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if ckpt_path.exists() and not resume:
+            raise FileExistsError(
+                f"{run_dir} already holds a run; pass --resume or use a new --out"
+            )
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    dist_utils.barrier(info)
+
+    configure_determinism(cfg.run.deterministic)
+    seed_everything(cfg.run.seed)
+    side = cfg.model.img_size // cfg.model.patch_size
+    target = build_target(cfg.target, cfg.model.patch_size, (side, side)).to(info.device)
+    model = build_mim_model(cfg, target.out_dim).to(info.device)
+    train_model: nn.Module = DistributedDataParallel(model) if info.enabled else model
+
+    per_process = cfg.data.batch_size // info.world_size
+    if per_process < 1 or per_process * info.world_size != cfg.data.batch_size:
+        raise ValueError(
+            f"batch size {cfg.data.batch_size} does not split over {info.world_size} processes"
+        )
+    dataset = MaskedFaces(
+        faces,
+        pretrain_transform(
+            cfg.model.img_size, cfg.data.crop_scale, cfg.data.flip, cfg.data.colour_jitter
+        ),
+        build_mask_generator(cfg),
+        seed=cfg.run.seed,
+    )
+    sampler = DistributedSampler(
+        dataset,
+        num_replicas=info.world_size,
+        rank=info.rank,
+        shuffle=True,
+        seed=cfg.run.seed,
+        drop_last=True,
+    )
+    loader = DataLoader(
+        dataset,
+        batch_size=per_process,
+        sampler=sampler,
+        drop_last=True,
+        num_workers=cfg.data.num_workers,
+        worker_init_fn=_worker_init,
+        pin_memory=info.device.type == "cuda",
+        persistent_workers=False,
+    )
+    steps_per_epoch = len(loader)
+    if steps_per_epoch == 0:
+        raise ValueError(f"{len(dataset)} faces do not fill one batch of {cfg.data.batch_size}")
+    optimizer = build_pretrain_optimizer(model, cfg.optim)
+    scheduler = build_scheduler(optimizer, cfg.schedule, steps_per_epoch)
+    log = RunLog(run_dir, info.is_main)
+
+    start_epoch, step, last_loss = 0, 0, None
+    if resume and ckpt_path.exists():
+        state = load_training_state(ckpt_path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+        start_epoch, step, last_loss = state["epoch"] + 1, state["step"], state["last_loss"]
+        log.truncate_steps(step)
+    else:
+        scheduler.step_update(0)
+
+    def on_step(terms: dict[str, float]) -> None:
+        if terms["step"] % cfg.run.log_every == 0 or terms["step"] == 1:
+            log.step(terms)
+        if progress is not None and info.is_main:
+            progress(terms)
+
+    for epoch in range(start_epoch, cfg.schedule.epochs):
+        if cfg.run.max_steps is not None and step >= cfg.run.max_steps:
+            break
+        seed_everything(cfg.run.seed + 1000 * epoch + info.rank)  # same stream after a resume
+        sampler.set_epoch(epoch)
+        dataset.set_epoch(epoch)
+        step, losses = _train_epoch(
+            train_model,
+            target,
+            loader,
+            optimizer,
+            scheduler,
+            cfg,
+            info.device,
+            epoch,
+            step,
+            on_step,
+        )
+        gathered = [x for part in dist_utils.gather_objects(info, losses) for x in part]
+        if gathered:
+            last_loss = float(np.mean(gathered))
+        log.epoch({"epoch": epoch, "step": step, "loss": last_loss if gathered else float("nan")})
+        if info.is_main:
+            save_atomic(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "rng": rng_state(),
+                    "epoch": epoch,
+                    "step": step,
+                    "last_loss": last_loss,
+                    "config": to_dict(cfg),
+                },
+                ckpt_path,
+            )
+        dist_utils.barrier(info)
+
+    if info.is_main:
+        export_backbone(model, cfg, run_dir / "model", steps=step, last_loss=last_loss)
+        if isinstance(target, PixelTarget) and cfg.run.reconstructions > 0:
+            write_reconstruction(
+                model, target, faces, cfg, run_dir / "reconstruction.png", info.device
+            )
+    dist_utils.barrier(info)
+    dist_utils.cleanup(info)
+    return PretrainResult(run_dir / "model", step, last_loss)
