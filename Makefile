@@ -19,7 +19,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/ffdetect demo
+	$(BIN)/ffdetect demo --out demo_output
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" tests

@@ -39,9 +39,9 @@ def test_overrides_are_typed_and_nested() -> None:
     cfg = load_config(
         TrainConfig,
         CONFIGS / "tiny-competitive.yaml",
-        ["optim.lr=0.01", "model.init=/x", "run.max_steps=3"],
+        ["optim.lr=3e-4", "model.init=/x", "run.max_steps=3"],
     )
-    assert cfg.optim.lr == 0.01 and cfg.model.init == "/x" and cfg.run.max_steps == 3
+    assert cfg.optim.lr == 3e-4 and cfg.model.init == "/x" and cfg.run.max_steps == 3
 
 
 @pytest.mark.parametrize(

@@ -156,11 +156,27 @@ def prepare(
 
 
 @app.command()
-def demo(seed: int = typer.Option(0, help="Seed of the random (untrained) weights.")) -> None:
-    """Run the pipeline end to end on package-shipped face photos (untrained tiny model)."""
-    from ffdetect.demo import run_untrained_demo
+def demo(
+    out: Path = typer.Option(Path("demo_output"), "--out", help="Folder for videos and results."),
+    model: Path | None = typer.Option(
+        None, "--model", help="Model to use (default: the shipped demo_model/, built if missing)."
+    ),
+    untrained: bool = typer.Option(
+        False, "--untrained", help="Only show the plumbing with random weights (no model)."
+    ),
+) -> None:
+    """The whole method on an embedded demo model: sample videos, detect, explain."""
+    if untrained:
+        from ffdetect.demo import run_untrained_demo
 
-    run_untrained_demo(seed=seed)
+        run_untrained_demo()
+        return
+    from ffdetect.demo import DemoError, run_demo
+
+    try:
+        run_demo(out, model)
+    except DemoError as exc:
+        raise fail(str(exc)) from None
 
 
 @app.command()
@@ -305,6 +321,83 @@ def pretrain(
     error = run_pretrain_command(config, data, out, init, resume, max_steps, list(overrides or []))
     if error:
         raise fail(error)
+
+
+@app.command()
+def detect(
+    inputs: list[str] = typer.Argument(..., help="Images, videos, folders (recursive) or globs."),
+    model: Path = typer.Option(..., "--model", help="ffdetect model directory."),
+    frames: int = typer.Option(32, "--frames", min=1, help="Frames sampled per video."),
+    aligned: bool = typer.Option(False, "--aligned", help="Images are face crops: no detection."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the results as JSON."),
+    csv_out: Path | None = typer.Option(None, "--csv", help="Write one CSV row per face."),
+    explain: Path | None = typer.Option(
+        None, "--explain", help="Folder for heat maps per face and per-frame score plots."
+    ),
+    backend: str = typer.Option("torch", "--backend", help="torch or onnx (see `export`)."),
+    onnx: Path | None = typer.Option(None, "--onnx", help="ONNX file (default MODEL/model.onnx)."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Faces per model call."),
+    face_detector: str = typer.Option("mtcnn", "--detector", help="Face detector: mtcnn, ..."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
+) -> None:
+    """Real, fake or uncertain for each image or video, with scores per face."""
+    from ffdetect.checkpoint.model_format import ModelFormatError
+    from ffdetect.inference.cli_detect import DetectRequest, run_detect
+
+    request = DetectRequest(
+        inputs, model, frames, aligned, json_out, csv_out, explain, backend, onnx, batch_size,
+        face_detector, progress,
+    )  # fmt: skip
+    try:
+        results = run_detect(request)
+    except (ModelFormatError, FileNotFoundError, ValueError, RuntimeError) as exc:
+        raise fail(str(exc)) from None
+    if any(r.error for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    model: Path = typer.Option(..., "--model", help="ffdetect model directory."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    max_upload_mb: float = typer.Option(50.0, "--max-upload-mb", help="Largest upload."),
+    max_seconds: float = typer.Option(120.0, "--max-seconds", help="Longest video."),
+    max_queue: int = typer.Option(4, "--max-queue", min=1, help="Requests queued before 503."),
+    frames: int = typer.Option(32, "--frames", min=1, help="Frames sampled per video."),
+    backend: str = typer.Option("torch", "--backend", help="torch or onnx (MODEL/model.onnx)."),
+) -> None:
+    """Web page and REST API (POST /v1/detect) for detection (FastAPI + uvicorn)."""
+    from ffdetect.checkpoint.model_format import ModelFormatError
+    from ffdetect.serve.app import serve as run_server
+    from ffdetect.serve.limits import ServeLimits
+
+    limits = ServeLimits(
+        max_upload_mb=max_upload_mb, max_video_seconds=max_seconds, max_queue=max_queue,
+        frames=frames,
+    )  # fmt: skip
+    try:
+        run_server(model, host, port, limits, backend)
+    except (ModelFormatError, FileNotFoundError, ValueError) as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def export(
+    model: Path = typer.Option(..., "--model", help="ffdetect model directory."),
+    onnx: Path = typer.Option(..., "--onnx", help="ONNX file to write."),
+    exporter: str = typer.Option("auto", "--exporter", help="auto, dynamo or legacy."),
+) -> None:
+    """Export the deployed detector to ONNX (dynamic batch), checked against PyTorch."""
+    from ffdetect.checkpoint.model_format import ModelFormatError, load_detector
+    from ffdetect.inference.onnx_backend import OnnxExportError, export_onnx
+
+    try:
+        detector, meta = load_detector(model)
+        path, used, diff = export_onnx(detector, meta, onnx, exporter)
+    except (ModelFormatError, FileNotFoundError, OnnxExportError, KeyError) as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"wrote {path} ({used} exporter; max |p_fake difference| to PyTorch {diff:.1e})")
 
 
 def main() -> None:

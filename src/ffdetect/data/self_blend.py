@@ -34,16 +34,19 @@ def face_mask(
     return np.clip(soft / max(soft.max(), 1e-6), 0.0, 1.0)
 
 
-def jitter_source(face: np.ndarray, rng: np.random.Generator, colour: bool = True) -> np.ndarray:
+def jitter_source(
+    face: np.ndarray, rng: np.random.Generator, colour: bool = True, strength: float = 1.0
+) -> np.ndarray:
     """The copy that is pasted back: brightness/contrast (and, for colour faces, a per-channel
-    shift), a small scale and translation, and sometimes a blur or a sharpening."""
+    shift), a small scale and translation, and sometimes a blur or a sharpening. ``strength``
+    scales the photometric and geometric ranges (1 = the defaults below)."""
     img = face.astype(np.float32)
     h, w = img.shape[:2]
-    img = img * rng.uniform(0.9, 1.1) + rng.uniform(-12, 12)
+    img = img * (1 + rng.uniform(-0.1, 0.1) * strength) + rng.uniform(-12, 12) * strength
     if colour:
-        img = img + rng.uniform(-10, 10, size=(1, 1, 3))
-    scale = rng.uniform(0.95, 1.05)
-    shift = rng.uniform(-0.02, 0.02, size=2) * (w, h)
+        img = img + rng.uniform(-10, 10, size=(1, 1, 3)) * strength
+    scale = 1 + rng.uniform(-0.05, 0.05) * strength
+    shift = rng.uniform(-0.02, 0.02, size=2) * strength * (w, h)
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), 0.0, scale)
     matrix[:, 2] += shift
     img = cv2.warpAffine(img, matrix, (w, h), borderMode=cv2.BORDER_REFLECT)
@@ -60,11 +63,14 @@ def self_blend(
     rng: np.random.Generator,
     landmarks: np.ndarray | None = None,
     colour: bool = True,
+    strength: float = 1.0,
 ) -> np.ndarray:
-    """A self-blended fake of an RGB uint8 face crop (same size)."""
+    """A self-blended fake of an RGB uint8 face crop (same size); see :func:`jitter_source`."""
     if face.dtype != np.uint8 or face.ndim != 3:
         raise ValueError(f"expected an RGB uint8 face, got {face.dtype} {face.shape}")
     mask = face_mask(face.shape[:2], landmarks, rng)[..., None]
     mask = mask * rng.choice([0.5, 0.75, 1.0, 1.0])
-    blended = mask * jitter_source(face, rng, colour) + (1.0 - mask) * face.astype(np.float32)
+    blended = mask * jitter_source(face, rng, colour, strength) + (1.0 - mask) * face.astype(
+        np.float32
+    )
     return np.clip(blended.round(), 0, 255).astype(np.uint8)

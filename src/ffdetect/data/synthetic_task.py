@@ -23,6 +23,7 @@ from ffdetect.data.self_blend import self_blend
 from ffdetect.sample_faces import lfw_faces
 
 DATASET = "selfblend-lfw"
+LABELS = ((0, "real"), (1, "fake"))
 
 
 def _view(face: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -51,16 +52,25 @@ def build_self_blended_task(
     seed: int = 0,
     fractions: tuple[float, float] = (0.6, 0.2),
     n_identities: int | None = None,
+    strength: float = 1.0,
+    videos_per_identity: int = 1,
 ) -> Path:
-    """Write the task into ``out``; returns the path of its ``manifest.csv``."""
+    """Write the task into ``out``; returns the path of its ``manifest.csv``.
+
+    ``strength`` scales the self-blending jitter (see :func:`ffdetect.data.self_blend.self_blend`):
+    larger is easier. ``videos_per_identity`` real and as many fake clips are made of each face,
+    each from fresh view and blend jitter.
+    """
     out = Path(out)
     faces = lfw_faces()[: n_identities or None]
     splits = identity_splits(len(faces), fractions, seed)
     rng = np.random.default_rng(seed)
     face_rows, video_rows = [], []
+    clips = [(label, kind, k) for k in range(videos_per_identity) for label, kind in LABELS]
     for idx, (face, split) in enumerate(zip(faces, splits, strict=True)):
-        for label, kind in ((0, "real"), (1, "fake")):
-            video_id = f"{kind}/lfw_{idx:03d}"
+        for label, kind, k in clips:
+            name = f"lfw_{idx:03d}" if videos_per_identity == 1 else f"lfw_{idx:03d}_{k}"
+            video_id = f"{kind}/{name}"
             method = "original" if label == 0 else "selfblend"
             base = {
                 "video_id": video_id,
@@ -72,8 +82,8 @@ def build_self_blended_task(
             for frame in range(frames):
                 view = _view(face, size, rng)
                 if label:
-                    view = self_blend(view, rng, colour=False)
-                crop = Path("faces") / kind / f"lfw_{idx:03d}" / f"{frame:04d}.png"
+                    view = self_blend(view, rng, colour=False, strength=strength)
+                crop = Path("faces") / kind / name / f"{frame:04d}.png"
                 (out / crop).parent.mkdir(parents=True, exist_ok=True)
                 ok, png = cv2.imencode(".png", cv2.cvtColor(view, cv2.COLOR_RGB2BGR))
                 assert ok

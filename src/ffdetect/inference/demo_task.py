@@ -3,11 +3,12 @@
 Written in ``ffdetect prepare``'s format (``faces/`` + ``manifest.csv`` + ``videos.csv``) so that
 ``ffdetect train`` and ``ffdetect calibrate`` make the demo model like any other. Faces:
 
-- colour: the six faces of a group photo (``tests/artifacts/t1.jpg``, from the insightface
-  wheel), each an identity with many short real "videos" (random small camera moves of the photo)
-  and as many fakes (the face self-blended in the full frame, a new blend per video), detected,
-  aligned and cropped by the same code as ``detect``;
-- grey: scikit-image's 100 LFW faces, as in :func:`ffdetect.data.synthetic_task`.
+- colour: the faces of the insightface wheel's photos (:data:`PHOTOS`: a group photo with six
+  people, a portrait), each an identity with many short real "videos" (random small camera moves
+  of the photo) and as many fakes (the face self-blended in the full frame, a new blend per
+  video), detected, aligned and cropped by the same code as ``detect``;
+- grey: the first ``lfw_identities`` of scikit-image's LFW faces
+  (:func:`ffdetect.data.synthetic_task.build_self_blended_task`).
 
 The demo's own photos (Grace Hopper, the astronaut) are never used here: the demo scores faces
 the model has not seen.
@@ -33,8 +34,22 @@ from ffdetect.data.synthetic_task import build_self_blended_task
 from ffdetect.inference.samples import blend_face_in_photo, random_view, warp_face, warp_view
 
 DATASET = "demo-selfblend"
-#: Split of the six colour identities (largest face first): four train, two validation.
-COLOUR_SPLITS = ("train", "train", "val", "train", "val", "train")
+#: Colour photos of the insightface wheel (installed with ``pip install --no-deps insightface``).
+PHOTOS = ("t1.jpg", "Tom_Hanks_54745.png")
+#: Split of the colour identities (t1's six faces largest first, then Tom Hanks).
+COLOUR_SPLITS = ("train", "train", "val", "train", "val", "train", "train")
+
+
+def insightface_photo(name: str) -> Path:
+    """A photo shipped inside the installed insightface package (its code is never imported)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("insightface")
+    for loc in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(loc) / "data" / "images" / name
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"{name} not found: pip install --no-deps insightface")
 
 
 def _face_region(photo: np.ndarray, face, margin: float = 1.6):
@@ -57,24 +72,29 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
 
 def build_demo_task(
     out: str | Path,
-    photo: str | Path,
     size: int = 64,
     frames: int = 4,
-    videos_per_face: int = 24,
+    videos_per_face: int = 16,
+    lfw_identities: int = 40,
     seed: int = 0,
 ) -> Path:
     """Write the demo training set into ``out``; returns its ``manifest.csv``."""
     from ffdetect.data.detectors import make_detector
 
     out = Path(out)
-    build_self_blended_task(out, size=size, frames=frames, seed=seed)
+    build_self_blended_task(out, size=size, frames=frames, seed=seed, n_identities=lfw_identities)
     face_rows = read_csv(out / "manifest.csv")
     video_rows = read_csv(out / "videos.csv")
-    image = np.asarray(Image.open(photo).convert("RGB"))
-    faces = [f for f in make_detector("mtcnn").detect(image) if f.score >= 0.95]
-    faces.sort(key=lambda f: -f.area)
+    detector = make_detector("mtcnn")
+    people = []  # (photo name, image, face)
+    for name in PHOTOS:
+        image = np.asarray(Image.open(insightface_photo(name)).convert("RGB"))
+        faces = sorted(
+            (f for f in detector.detect(image) if f.score >= 0.95), key=lambda f: -f.area
+        )
+        people += [(name, image, f) for f in faces]
     rng = np.random.default_rng(seed)
-    for idx, (face, split) in enumerate(zip(faces, COLOUR_SPLITS, strict=False)):
+    for idx, ((photo, image, face), split) in enumerate(zip(people, COLOUR_SPLITS, strict=False)):
         region, local = _face_region(image, face)
         for video in range(videos_per_face):
             for label, kind in ((0, "real"), (1, "fake")):
@@ -99,13 +119,16 @@ def build_demo_task(
                             "frame": frame,
                             "crop_path": crop.as_posix(),
                             "det_score": f"{face.score:.4f}",
-                            **dict(zip(("box_x1", "box_y1", "box_x2", "box_y2"), (x1, y1, x2, y2))),
+                            "box_x1": x1,
+                            "box_y1": y1,
+                            "box_x2": x2,
+                            "box_y2": y2,
                         }
                     )
                 video_rows.append(
                     {
                         **base,
-                        "path": f"{Path(photo).name}#face{idx}",
+                        "path": f"insightface:{photo}#face{idx}",
                         "frames_requested": frames,
                         "frames_found": frames,
                         "status": "ok",
@@ -115,3 +138,47 @@ def build_demo_task(
     write_csv(out / "manifest.csv", MANIFEST_COLUMNS, face_rows)
     write_csv(out / "videos.csv", VIDEO_COLUMNS, video_rows)
     return out / "manifest.csv"
+
+
+def record_demo_provenance(model: str | Path, commands: list[str], data: str) -> None:
+    """Add to a model's provenance how the demo model was made (script, commands, data)."""
+    from ffdetect.checkpoint.model_format import read_meta, write_meta
+
+    meta = read_meta(model)
+    meta.provenance["demo"] = {
+        "script": "demo_model/make_demo_model.sh",
+        "commands": commands,
+        "data": data,
+        "not_in_training": "the demo photos: matplotlib's Grace Hopper, scikit-image's astronaut",
+    }
+    write_meta(model, meta)
+
+
+DATA_SUMMARY = (
+    "self-blended task: colour faces of insightface's t1.jpg (6 people) and Tom_Hanks_54745.png, "
+    "16 real + 16 self-blended 4-frame clips per face (5 faces train, 2 validation), plus 40 "
+    "grey 25 px LFW faces (scikit-image) and their self-blended fakes; 64 px crops"
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m ffdetect.inference.demo_task build OUT`` | ``record MODEL COMMAND...``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m ffdetect.inference.demo_task")
+    sub = parser.add_subparsers(dest="action", required=True)
+    build = sub.add_parser("build", help="write the demo training set (prepare format)")
+    build.add_argument("out", type=Path)
+    record = sub.add_parser("record", help="store how the demo model was made in its metadata")
+    record.add_argument("model", type=Path)
+    record.add_argument("commands", nargs="+")
+    args = parser.parse_args(argv)
+    if args.action == "build":
+        print(f"wrote {build_demo_task(args.out)}")
+    else:
+        record_demo_provenance(args.model, args.commands, DATA_SUMMARY)
+        print(f"recorded provenance in {args.model}")
+
+
+if __name__ == "__main__":
+    main()

@@ -90,9 +90,7 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def score_plot(
-    tracks: dict[int, list[tuple[int, float]]], threshold: float, title: str
-) -> bytes:
+def score_plot(tracks: dict[int, list[tuple[int, float]]], threshold: float, title: str) -> bytes:
     """PNG of per-frame ``p_fake`` for each face track, with the decision threshold."""
     import matplotlib
 

@@ -200,19 +200,23 @@ def print_results(results: list[DetectionResult], console: Any = None) -> None:
 
     console = console or Console()
     table = Table(title="ffdetect detect")
-    for column in ("input", "verdict", "score", "confidence", "threshold", "faces", "note"):
-        table.add_column(column)
+    table.add_column("input", overflow="fold", min_width=16)
+    for column in ("verdict", "score", "confidence", "threshold", "faces"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("note", overflow="fold")
     for r in results:
         if r.error is not None:
-            table.add_row(r.input, "[red]error[/red]", "", "", "", "", r.error)
+            table.add_row(Path(r.input).name, "[red]error[/red]", "", "", "", "", r.error)
             continue
         if r.verdict is None:
-            table.add_row(r.input, "no face", "", "", f"{r.threshold:.3f}", "0", "")
+            table.add_row(Path(r.input).name, "no face", "", "", f"{r.threshold:.3f}", "0", "")
             continue
         style = VERDICT_STYLE.get(r.verdict, "")
-        note = f"{len(r.tracks)} tracks; driven by track {r.driving_track}" if len(r.tracks) > 1 else ""
+        note = (
+            f"{len(r.tracks)} faces; track {r.driving_track} decides" if len(r.tracks) > 1 else ""
+        )
         table.add_row(
-            r.input,
+            Path(r.input).name,
             f"[{style}]{r.verdict}[/{style}]",
             f"{r.score:.3f}",
             f"{r.confidence:.3f}",

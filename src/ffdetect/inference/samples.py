@@ -51,7 +51,9 @@ def view_matrix(
 def warp_view(photo: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """The photo seen through a similarity ``matrix`` (borders reflected)."""
     h, w = photo.shape[:2]
-    return cv2.warpAffine(photo, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return cv2.warpAffine(
+        photo, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
 
 
 def warp_face(face: Face, matrix: np.ndarray) -> Face:
@@ -94,14 +96,14 @@ def resize_to_height(image: np.ndarray, height: int) -> np.ndarray:
 
 
 def write_video(frames: Sequence[np.ndarray], path: str | Path, fps: int = 10) -> Path:
-    """Encode RGB uint8 frames (even sizes) as an H.264 (or MPEG-4) video with PyAV."""
+    """Encode RGB uint8 frames as an MP4 (H.264, or MPEG-4 Part 2) video with PyAV."""
     import av
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     h, w = frames[0].shape[:2]
     codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
-    with av.open(str(path), mode="w") as container:
+    with av.open(str(path), mode="w", format="mp4") as container:
         stream = container.add_stream(codec, rate=Fraction(fps))
         stream.width, stream.height = w - w % 2, h - h % 2
         stream.pix_fmt = "yuv420p"

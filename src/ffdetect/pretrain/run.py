@@ -137,9 +137,10 @@ def write_reconstruction(
     path: Path,
     device: torch.device,
 ) -> Path:
-    """The picture of the first faces with fixed masks (the same in every run of a seed)."""
+    """The picture of faces spread over the list, with fixed masks (the same for a seed)."""
     n = min(cfg.run.reconstructions, len(faces))
-    shown = MaskedFaces(faces[:n], plain_transform(cfg.model.img_size), build_mask_generator(cfg))
+    picked = [faces[int(i)] for i in np.linspace(0, len(faces) - 1, n).round()]
+    shown = MaskedFaces(picked, plain_transform(cfg.model.img_size), build_mask_generator(cfg))
     images, masks = [], []
     for i in range(n):
         image, _ = shown[i]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ffdetect.losses.competitive import LossWeights
+
 
 @dataclass
 class ModelConfig:
@@ -16,17 +18,6 @@ class ModelConfig:
     drop_path_rate: float = 0.1
     grad_checkpointing: bool = False
     init: str | None = None  # backbone checkpoint: ours (any kind) or a foreign BEiT v2 file
-
-
-@dataclass
-class LossConfig:
-    """Term weights of the competitive loss (all 1 by default) and the optional KL term."""
-
-    ce: float = 1.0
-    edl_main: float = 1.0
-    edl_competitor: float = 1.0
-    correlation: float = 1.0
-    kl: float = 0.0
 
 
 @dataclass
@@ -83,7 +74,7 @@ class TrainConfig:
 
     method: str = "competitive"  # or "baseline": one branch, cross-entropy
     model: ModelConfig = field(default_factory=ModelConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
+    loss: LossWeights = field(default_factory=LossWeights)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     data: DataConfig = field(default_factory=DataConfig)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import random
 import shutil
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,7 @@ from ffdetect.checkpoint.model_format import (
 from ffdetect.config import to_dict
 from ffdetect.evaluation.calibration import aggregate_frames
 from ffdetect.evaluation.metrics import compute_metrics, write_frame_results, write_results
-from ffdetect.losses.competitive import CompetitiveLoss, LossWeights
+from ffdetect.losses.competitive import CompetitiveLoss
 from ffdetect.models.backbone import architecture_for, create_backbone
 from ffdetect.models.detector import CompetitiveDetector, Detector
 from ffdetect.models.heads import ClassifierHead
@@ -100,6 +101,13 @@ def build_training_model(cfg: TrainConfig) -> nn.Module:
         state, _ = load_backbone_weights(m.init)
         load_strict(backbone, state, m.init)
     if cfg.method == "competitive":
+        if m.drop_path_rate == 0.0:
+            warnings.warn(
+                "competitive training with drop_path_rate 0: both branches start from the same "
+                "weights and, without stochastic depth, receive identical gradients (rho stays 1 "
+                "and its gradient 0), so they never diverge",
+                stacklevel=2,
+            )
         return CompetitiveDetector.from_backbone(backbone)
     return Detector(backbone, ClassifierHead(arch.embed_dim))
 
@@ -245,7 +253,7 @@ def train(
     seed_everything(cfg.run.seed)
     model = build_training_model(cfg).to(info.device)
     criterion = (
-        CompetitiveLoss(LossWeights(**to_dict(cfg.loss))) if cfg.method == "competitive" else None
+        CompetitiveLoss(cfg.loss) if cfg.method == "competitive" else None
     )
     train_model: nn.Module = DistributedDataParallel(model) if info.enabled else model
 

@@ -1,0 +1,1 @@
+"""``ffdetect serve``: REST API and web page for detection."""

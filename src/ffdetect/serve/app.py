@@ -1,0 +1,177 @@
+"""``ffdetect serve``: the REST API and the web page (FastAPI).
+
+- ``POST /v1/detect``: multipart upload (field ``file``) of an image or a video; answers the JSON
+  of ``ffdetect detect`` for that input (``?explain=true`` adds heat maps as PNG data URIs).
+- ``GET /healthz``, ``GET /v1/model``, ``GET /openapi.json`` and ``GET /docs`` (a plain page
+  generated from the schema: no CDN).
+- ``GET /``: the web page (static, self-contained).
+
+Uploads are written into a private temporary folder (mode 0700) created for each request and
+deleted after it. Detection runs on one worker thread; at most ``max_queue`` requests wait or
+run, more are answered 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from ffdetect.inference.inputs import MediaError, sniff
+from ffdetect.inference.pipeline import DetectionPipeline
+from ffdetect.serve.limits import BodyLimit, LimitError, ServeLimits, check_media
+
+CHUNK = 1 << 20
+
+
+def _static(name: str) -> str:
+    return resources.files("ffdetect.serve").joinpath("static", name).read_text()
+
+
+def _safe_name(name: str | None) -> str:
+    base = Path(name or "upload").name
+    return re.sub(r"[^A-Za-z0-9._-]", "_", base)[:100] or "upload"
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+class DetectService:
+    """The pipeline behind one worker thread, a bounded queue and a private upload folder."""
+
+    def __init__(self, pipeline: DetectionPipeline, limits: ServeLimits) -> None:
+        self.pipeline = pipeline
+        self.limits = limits
+        self.pending = 0
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ffdetect-detect")
+        self.upload_root = Path(tempfile.mkdtemp(prefix="ffdetect-serve-"))  # mode 0700
+
+    def close(self) -> None:
+        """Stop the worker and remove the upload folder."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        shutil.rmtree(self.upload_root, ignore_errors=True)
+
+    def detect_file(self, path: Path, name: str, explain: bool) -> dict[str, Any]:
+        """Check and detect one saved upload (runs on the worker thread)."""
+        try:
+            media = sniff(path, max_image_pixels=self.limits.max_image_pixels)
+        except MediaError as exc:
+            message = str(exc).replace(str(path), name)  # never show server paths
+            raise LimitError(415, f"unsupported content: {message}") from None
+        check_media(media, self.limits)
+        result = self.pipeline.run(path)
+        if result.error:
+            raise LimitError(422, result.error.replace(str(path), name))
+        result.input = name
+        out = result.to_dict()
+        if explain and result.faces:
+            files = self.pipeline.explain(result, max_per_track=self.limits.explain_faces)
+            out["explanations"] = {
+                "faces": [
+                    {
+                        "track": int(key[5 : key.index("_")]),
+                        "frame": int(key.split("frame")[1].split(".")[0]),
+                        "png": _data_uri(png),
+                    }
+                    for key, png in files.items()
+                    if key.startswith("track")
+                ],
+                "scores_png": _data_uri(files["scores.png"]) if "scores.png" in files else None,
+            }
+        return out
+
+
+def create_app(pipeline: DetectionPipeline, limits: ServeLimits | None = None) -> Any:
+    """The ASGI application (FastAPI wrapped in the upload-size limit)."""
+    limits = limits or ServeLimits()
+    pipeline.options.frames = limits.frames
+    service = DetectService(pipeline, limits)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+
+    app = FastAPI(
+        title="ffdetect",
+        summary="Face forgery (deepfake) detection",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.service = service
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return _static("index.html")
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> str:
+        return _static("docs.html")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        """Liveness: the model is loaded and the queue length."""
+        return {"status": "ok", "pending": service.pending, "max_queue": limits.max_queue}
+
+    @app.get("/v1/model")
+    def model() -> dict[str, Any]:
+        """The loaded model: architecture, parameters, calibration, provenance, limits."""
+        return pipeline.model_info() | {"limits": limits.__dict__}
+
+    @app.post("/v1/detect")
+    async def detect(request: Request, explain: bool = False) -> JSONResponse:
+        """Detect one uploaded image or video (multipart field ``file``)."""
+        if service.pending >= limits.max_queue:
+            raise HTTPException(503, "server busy: too many requests in the queue; retry later")
+        service.pending += 1
+        folder = Path(tempfile.mkdtemp(dir=service.upload_root))
+        try:
+            form = await request.form(max_files=1, max_fields=4)
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise HTTPException(422, "send the image or video as multipart field 'file'")
+            name = _safe_name(upload.filename)
+            path = folder / name
+            with path.open("wb") as fh:
+                while chunk := await upload.read(CHUNK):
+                    fh.write(chunk)
+            await upload.close()
+            loop = asyncio.get_running_loop()
+            out = await loop.run_in_executor(
+                service.executor, service.detect_file, path, name, explain
+            )
+            return JSONResponse(out)
+        except LimitError as exc:
+            raise HTTPException(exc.status, exc.message) from None
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            service.pending -= 1
+
+    return BodyLimit(app, limits.max_upload_bytes)
+
+
+def serve(
+    model: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    limits: ServeLimits | None = None,
+    backend: str = "torch",
+) -> None:
+    """Load the model and run the server with uvicorn until interrupted."""
+    import uvicorn
+
+    pipeline = DetectionPipeline.from_model(model, backend=backend)
+    uvicorn.run(create_app(pipeline, limits), host=host, port=port, log_level="info")
