@@ -30,7 +30,11 @@ import numpy as np
 import torch
 
 from ffdetect.config import load_config
-from ffdetect.data.synthetic_task import build_self_blended_task
+from ffdetect.data.synthetic_task import (
+    BENCHMARK_TASK,
+    BENCHMARK_TRAIN_OVERRIDES,
+    build_self_blended_task,
+)
 from ffdetect.evaluation.calibration import aggregate_frames, calibrate_from_results, decide
 from ffdetect.evaluation.evaluate import evaluate_model
 from ffdetect.evaluation.metrics import accuracy_at, compute_metrics, read_frame_results
@@ -39,10 +43,8 @@ from ffdetect.train.data import prepared_datasets
 from ffdetect.train.run import train
 
 ROOT = Path(__file__).resolve().parents[1]
-TASK = {"size": 32, "frames": 4, "strength": 3.0, "videos_per_identity": 4}
-#: 32 px is the LFW faces' native scale (25 px); augmentation (JPEG 40-100, colour jitter) would
-#: erase blending cues at this size, so the tiny runs train without it.
-TASK_OVERRIDES = ["model.img_size=32", "data.augment=false", "schedule.warmup_epochs=2"]
+TASK = BENCHMARK_TASK
+TASK_OVERRIDES = list(BENCHMARK_TRAIN_OVERRIDES)
 
 
 def video_level(frames_csv: Path, gamma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,10 +1,10 @@
 """Does masked-image pre-training on real faces help the tiny detector? Random init vs pre-trained.
 
-    python benchmarks/pretraining.py [--seeds 0 1 2] [--epochs 5] [--pretrain-epochs 6]
+    python benchmarks/pretraining.py [--seeds 0 1 2] [--epochs 10] [--pretrain-epochs N]
                                      [--out benchmarks/results/pretraining.md]
 
 1. Builds the self-blended LFW task of the fine-tuning benchmark
-   (:func:`ffdetect.data.synthetic_task.build_self_blended_task`, 64 px, 4 views per "video",
+   (:func:`ffdetect.data.synthetic_task.build_self_blended_task` with ``BENCHMARK_TASK``,
    identities split 60/20/20 with seed 0).
 2. Pre-trains the tiny backbone (``configs/pretrain/tiny-pixel.yaml``) on real faces of the
    task's *training identities only*: the same build with 16 views per identity, real rows of
@@ -23,19 +23,25 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import multiprocessing
 import platform
 import statistics
 import sys
 import tempfile
 import textwrap
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ffdetect.config import load_config
-from ffdetect.data.synthetic_task import build_self_blended_task
+from ffdetect.data.synthetic_task import (
+    BENCHMARK_TASK,
+    BENCHMARK_TRAIN_OVERRIDES,
+    build_self_blended_task,
+)
 from ffdetect.evaluation.calibration import aggregate_frames
 from ffdetect.evaluation.evaluate import evaluate_model
 from ffdetect.evaluation.metrics import compute_metrics, read_frame_results
@@ -53,9 +59,10 @@ TASK_SEED = 0
 
 
 def identities(manifest: Path, splits: set[str]) -> set[str]:
-    """LFW identity names (``lfw_NNN``) of the given splits of a prepared task."""
+    """LFW identity names (``lfw_NNN``, without a clip suffix) of the given splits of a task."""
     with manifest.open(newline="") as fh:
-        return {r["video_id"].split("/")[-1] for r in csv.DictReader(fh) if r["split"] in splits}
+        rows = csv.DictReader(fh)
+        return {r["video_id"].split("/")[-1][:7] for r in rows if r["split"] in splits}
 
 
 def test_auc(run_dir: Path, task: Path) -> float:
@@ -69,7 +76,8 @@ def test_auc(run_dir: Path, task: Path) -> float:
 
 def finetune(task: Path, run_dir: Path, seed: int, epochs: int, init: Path | None) -> dict:
     """One fine-tuning run; returns its row of the results table."""
-    overrides = [f"run.seed={seed}", f"schedule.epochs={epochs}"]
+    torch.set_num_threads(1)  # runs go side by side, one core each
+    overrides = [*BENCHMARK_TRAIN_OVERRIDES, f"run.seed={seed}", f"schedule.epochs={epochs}"]
     if init is not None:
         overrides.append(f"model.init={init}")
     cfg = load_config(TrainConfig, FINETUNE_CONFIG, overrides)
@@ -153,7 +161,8 @@ def mean_sd(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=5, help="fine-tuning epochs (both arms)")
+    parser.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs (both arms)")
+    parser.add_argument("--jobs", type=int, default=2, help="fine-tuning runs side by side")
     parser.add_argument("--pretrain-epochs", type=int, default=None, help="default: the config's")
     parser.add_argument("--pretrain-views", type=int, default=16, help="views per identity")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/pretraining.md")
@@ -172,14 +181,16 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         task = work / "task"
         faces_dir = work / "pretrain-faces"
-        build_self_blended_task(task, size=64, frames=4, seed=TASK_SEED)
-        build_self_blended_task(faces_dir, size=64, frames=args.pretrain_views, seed=TASK_SEED)
+        build_self_blended_task(task, seed=TASK_SEED, **BENCHMARK_TASK)
+        build_self_blended_task(
+            faces_dir, size=BENCHMARK_TASK["size"], frames=args.pretrain_views, seed=TASK_SEED
+        )
         seen = identities(faces_dir / "manifest.csv", {"train"})
         held_out = identities(task / "manifest.csv", {"val", "test"})
         if seen & held_out or seen != identities(task / "manifest.csv", {"train"}):
             raise SystemExit("pre-training faces overlap the held-out identities")
 
-        overrides = ["data.splits=[train]"]
+        overrides = ["data.splits=[train]", f"model.img_size={BENCHMARK_TASK['size']}"]
         if args.pretrain_epochs is not None:
             overrides.append(f"schedule.epochs={args.pretrain_epochs}")
         pcfg = load_config(PretrainConfig, PRETRAIN_CONFIG, overrides)
@@ -191,12 +202,22 @@ def main() -> None:
         with (work / "pretrain" / "epochs.csv").open() as fh:
             curve = [float(r["loss"]) for r in csv.DictReader(fh)]
 
-        rows = []
-        for seed in args.seeds:
-            for init in (None, pre.model_dir):
-                name = f"{'pretrained' if init else 'random'}-seed{seed}"
-                rows.append(finetune(task, work / name, seed, args.epochs, init))
-                print(rows[-1], flush=True)
+        jobs = [
+            (
+                task,
+                work / f"{'pretrained' if init else 'random'}-seed{seed}",
+                seed,
+                args.epochs,
+                init,
+            )
+            for seed in args.seeds
+            for init in (None, pre.model_dir)
+        ]
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:
+            rows = list(pool.map(finetune, *zip(*jobs, strict=True)))
+        for row in rows:
+            print(row, flush=True)
         n_test = len(identities(task / "manifest.csv", {"test"}))
         picture = work / "pretrain" / "reconstruction.png"
         if picture.exists():
@@ -231,30 +252,34 @@ def report(
         "# what it does, as CLI commands (TASK: the self-blended task; FACES: the same build with "
         f"{args.pretrain_views} views per identity):",
         f"ffdetect pretrain --config configs/pretrain/tiny-pixel.yaml --data FACES --out PRE "
-        f"data.splits=[train] schedule.epochs={ep}",
+        f"data.splits=[train] model.img_size={BENCHMARK_TASK['size']} schedule.epochs={ep}",
         f"ffdetect train --config configs/tiny-competitive.yaml --data TASK --out RAND_s "
-        f"run.seed=s schedule.epochs={args.epochs}",
+        f"{' '.join(BENCHMARK_TRAIN_OVERRIDES)} run.seed=s schedule.epochs={args.epochs}",
         f"ffdetect train --config configs/tiny-competitive.yaml --data TASK --out PRE_s "
-        f"--init PRE/model run.seed=s schedule.epochs={args.epochs}",
+        f"--init PRE/model {' '.join(BENCHMARK_TRAIN_OVERRIDES)} run.seed=s "
+        f"schedule.epochs={args.epochs}",
         "ffdetect evaluate --model RUN/model --data TASK --split test --out RUN/test",
     ]
     setup = (
         f"Pre-training: {n_faces} real faces of the 60 training identities ({args.pretrain_views} "
-        f"jittered 64 px "
+        f"jittered {BENCHMARK_TASK['size']} px "
         f"views each; no validation or test identity), tiny width, 4 blocks, 8 px patches, "
         f"{pcfg.mask.ratio:.0%} of patches masked in blocks, pixel targets (per-patch "
         f"normalised), linear head, AdamW lr {pcfg.optim.lr:g}, batch {pcfg.data.batch_size}, "
         f"{ep} epochs = {steps} steps in {pretrain_s / 60:.1f} min. Fine-tuning: "
-        f"configs/tiny-competitive.yaml for {args.epochs} epochs (15 steps of 32 faces), best "
+        f"configs/tiny-competitive.yaml ({', '.join(BENCHMARK_TRAIN_OVERRIDES)}) for "
+        f"{args.epochs} epochs (60 steps of 32 faces), best "
         f"epoch by validation video AUC, seeds {seeds}, identical for both arms except the "
-        f"backbone init. Test: {n_test} held-out identities (one real and one fake video each)."
+        f"backbone init. Test: {n_test} held-out identities (four real and four fake videos "
+        "each; blend strength 3, as in benchmarks/results/learning.md)."
     )
     lines = [
         "# Pre-training benchmark: tiny backbone, random init vs masked-image pre-training",
         "",
-        f"Date {dt.date.today()}, {platform.machine()}, {torch.get_num_threads()} threads "
-        f"(2 cores shared with other jobs), Python {platform.python_version()}, torch "
-        f"{torch.__version__}; wall time {elapsed / 60:.1f} min.",
+        f"Date {dt.date.today()}, {platform.machine()}, {args.jobs} fine-tuning runs side by "
+        "side, 1 thread each (2 cores shared with other jobs), "
+        f"Python {platform.python_version()}, torch {torch.__version__}; "
+        f"wall time {elapsed / 60:.1f} min.",
         "",
         "```",
         *commands,

@@ -16,7 +16,8 @@ from safetensors.torch import load_file
 
 from ffdetect.checkpoint.model_format import load_detector
 from ffdetect.train.optim import build_optimizer, build_scheduler
-from ffdetect.train.run import build_training_model, deployed_detector, seed_everything, train
+from ffdetect.train.run import build_training_model, deployed_detector, train
+from ffdetect.train.session import seed_everything
 
 sys.path.insert(0, str(Path(__file__).parent))
 from train_support import SyntheticFrames, tiny_config  # noqa: E402

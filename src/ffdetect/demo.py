@@ -116,6 +116,11 @@ def describe_demo_model(model: Path, console: Console) -> None:
         f"  decision rule: threshold {cal.threshold:.3f}, confidence floor {cal.c_min:.3f}, "
         f"gamma {cal.gamma:g} ({cal.method}, chosen on {cal.chosen_on})"
     )
+    if "balanced_accuracy" in cal.stats:
+        console.print(
+            f"  on its validation videos: balanced accuracy {cal.stats['balanced_accuracy']:.3f} "
+            f"({cal.stats.get('n_videos')} videos of faces it was not trained on)"
+        )
     console.print(
         "  [yellow]What it is not:[/yellow] a deepfake detector for real-world videos. It is a "
         "tiny model that learnt self-blending artefacts from a handful of faces; use the "

@@ -25,6 +25,13 @@ from ffdetect.sample_faces import lfw_faces
 DATASET = "selfblend-lfw"
 LABELS = ((0, "real"), (1, "fake"))
 
+#: The task of the learning and pre-training benchmarks: the faces at their native scale, four
+#: real and four fake clips per identity, blends at strength 3 (visible but not crude).
+BENCHMARK_TASK = {"size": 32, "frames": 4, "strength": 3.0, "videos_per_identity": 4}
+#: Fine-tuning overrides of the tiny configs for that task: 32 px input, and no augmentation
+#: (JPEG 40-100 and colour jitter would erase blending cues at this size).
+BENCHMARK_TRAIN_OVERRIDES = ("model.img_size=32", "data.augment=false", "schedule.warmup_epochs=2")
+
 
 def _view(face: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """One jittered 'frame' of a face: small rotation, scale and shift, then resized."""

@@ -19,7 +19,6 @@ Run directory::
 from __future__ import annotations
 
 import math
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,11 +27,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from timm.optim import create_optimizer_v2
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 
 from ffdetect.checkpoint.metadata import ModelMeta
 from ffdetect.checkpoint.model_format import (
@@ -50,10 +48,18 @@ from ffdetect.pretrain.model import MaskedImageModel
 from ffdetect.pretrain.targets import PixelTarget, build_target
 from ffdetect.pretrain.visualize import save_reconstruction_png
 from ffdetect.train import distributed as dist_utils
-from ffdetect.train.checkpointing import load_training_state, rng_state, save_atomic, set_rng_state
 from ffdetect.train.engine import autocast
 from ffdetect.train.optim import build_scheduler
-from ffdetect.train.run import RunLog, configure_determinism, seed_everything
+from ffdetect.train.session import (
+    RunLog,
+    configure_determinism,
+    epoch_loader,
+    open_run_dir,
+    restore_checkpoint,
+    save_checkpoint,
+    seed_epoch,
+    seed_everything,
+)
 
 
 @dataclass
@@ -107,12 +113,6 @@ def mim_loss(
     if getattr(target, "kind", "") == "tokens":
         terms["token_acc"] = (pred.argmax(-1) == goal).float().mean().item()
     return loss, terms
-
-
-def _worker_init(worker_id: int) -> None:
-    seed = torch.initial_seed() % 2**32
-    random.seed(seed)
-    np.random.seed(seed)
 
 
 def _unwrap(model: nn.Module) -> MaskedImageModel:
@@ -205,28 +205,13 @@ def pretrain(
     """Pre-train on the images ``faces``; export the backbone to ``run_dir/model``."""
     info = dist_utils.init_distributed()
     run_dir = Path(run_dir)
-    ckpt_path = run_dir / "checkpoints" / "last.pt"
-    if info.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if ckpt_path.exists() and not resume:
-            raise FileExistsError(
-                f"{run_dir} already holds a run; pass --resume or use a new --out"
-            )
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
-    dist_utils.barrier(info)
-
+    ckpt_path = open_run_dir(run_dir, to_dict(cfg), resume, info)
     configure_determinism(cfg.run.deterministic)
     seed_everything(cfg.run.seed)
     side = cfg.model.img_size // cfg.model.patch_size
     target = build_target(cfg.target, cfg.model.patch_size, (side, side)).to(info.device)
     model = build_mim_model(cfg, target.out_dim).to(info.device)
     train_model: nn.Module = DistributedDataParallel(model) if info.enabled else model
-
-    per_process = cfg.data.batch_size // info.world_size
-    if per_process < 1 or per_process * info.world_size != cfg.data.batch_size:
-        raise ValueError(
-            f"batch size {cfg.data.batch_size} does not split over {info.world_size} processes"
-        )
     dataset = MaskedFaces(
         faces,
         pretrain_transform(
@@ -235,53 +220,26 @@ def pretrain(
         build_mask_generator(cfg),
         seed=cfg.run.seed,
     )
-    sampler = DistributedSampler(
-        dataset,
-        num_replicas=info.world_size,
-        rank=info.rank,
-        shuffle=True,
-        seed=cfg.run.seed,
-        drop_last=True,
-    )
-    loader = DataLoader(
-        dataset,
-        batch_size=per_process,
-        sampler=sampler,
-        drop_last=True,
-        num_workers=cfg.data.num_workers,
-        worker_init_fn=_worker_init,
-        pin_memory=info.device.type == "cuda",
-        persistent_workers=False,
+    loader, sampler = epoch_loader(
+        dataset, cfg.data.batch_size, cfg.data.num_workers, cfg.run.seed, info
     )
     steps_per_epoch = len(loader)
-    if steps_per_epoch == 0:
-        raise ValueError(f"{len(dataset)} faces do not fill one batch of {cfg.data.batch_size}")
     optimizer = build_pretrain_optimizer(model, cfg.optim)
     scheduler = build_scheduler(optimizer, cfg.schedule, steps_per_epoch)
     log = RunLog(run_dir, info.is_main)
+    on_step = log.step_callback(cfg.run.log_every, progress, info)
 
     start_epoch, step, last_loss = 0, 0, None
     if resume and ckpt_path.exists():
-        state = load_training_state(ckpt_path)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        set_rng_state(state["rng"])
+        state = restore_checkpoint(ckpt_path, model, optimizer, scheduler, log)
         start_epoch, step, last_loss = state["epoch"] + 1, state["step"], state["last_loss"]
-        log.truncate_steps(step)
     else:
         scheduler.step_update(0)
-
-    def on_step(terms: dict[str, float]) -> None:
-        if terms["step"] % cfg.run.log_every == 0 or terms["step"] == 1:
-            log.step(terms)
-        if progress is not None and info.is_main:
-            progress(terms)
 
     for epoch in range(start_epoch, cfg.schedule.epochs):
         if cfg.run.max_steps is not None and step >= cfg.run.max_steps:
             break
-        seed_everything(cfg.run.seed + 1000 * epoch + info.rank)  # same stream after a resume
+        seed_epoch(cfg.run.seed, epoch, info)
         sampler.set_epoch(epoch)
         dataset.set_epoch(epoch)
         step, losses = _train_epoch(
@@ -301,18 +259,15 @@ def pretrain(
             last_loss = float(np.mean(gathered))
         log.epoch({"epoch": epoch, "step": step, "loss": last_loss if gathered else float("nan")})
         if info.is_main:
-            save_atomic(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "rng": rng_state(),
-                    "epoch": epoch,
-                    "step": step,
-                    "last_loss": last_loss,
-                    "config": to_dict(cfg),
-                },
+            save_checkpoint(
                 ckpt_path,
+                model,
+                optimizer,
+                scheduler,
+                epoch,
+                step,
+                last_loss=last_loss,
+                config=to_dict(cfg),
             )
         dist_utils.barrier(info)
 

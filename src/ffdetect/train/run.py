@@ -18,8 +18,6 @@ Run directory::
 
 from __future__ import annotations
 
-import csv
-import random
 import shutil
 import warnings
 from collections.abc import Callable
@@ -28,11 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-import yaml
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from ffdetect.checkpoint.metadata import ModelMeta
 from ffdetect.checkpoint.model_format import (
@@ -49,10 +45,19 @@ from ffdetect.models.backbone import architecture_for, create_backbone
 from ffdetect.models.detector import CompetitiveDetector, Detector
 from ffdetect.models.heads import ClassifierHead
 from ffdetect.train import distributed as dist_utils
-from ffdetect.train.checkpointing import load_training_state, rng_state, save_atomic, set_rng_state
 from ffdetect.train.config import TrainConfig
 from ffdetect.train.engine import FramePredictions, StepContext, predict, train_one_epoch
 from ffdetect.train.optim import build_optimizer, build_scheduler
+from ffdetect.train.session import (
+    RunLog,
+    configure_determinism,
+    epoch_loader,
+    open_run_dir,
+    restore_checkpoint,
+    save_checkpoint,
+    seed_epoch,
+    seed_everything,
+)
 
 #: Selection metrics: name -> (Metrics attribute, higher is better).
 SELECT_METRICS = {
@@ -65,6 +70,10 @@ SELECT_METRICS = {
 }
 
 
+#: Columns of RUN_DIR/epochs.csv (metrics stay empty in epochs without validation).
+EPOCH_COLUMNS = ("epoch", "step", "video_auc", "video_acc", "frame_auc", "select")
+
+
 @dataclass
 class TrainResult:
     """Where the run ended."""
@@ -73,21 +82,6 @@ class TrainResult:
     best_epoch: int | None
     best_value: float | None
     steps: int
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def configure_determinism(enabled: bool) -> None:
-    """Deterministic kernels (for resume-equals-unbroken checks); slower, CPU and CUDA."""
-    torch.use_deterministic_algorithms(enabled, warn_only=False)
-    if torch.backends.cudnn.is_available():
-        torch.backends.cudnn.benchmark = not enabled
-        torch.backends.cudnn.deterministic = enabled
 
 
 def build_training_model(cfg: TrainConfig) -> nn.Module:
@@ -116,53 +110,6 @@ def deployed_detector(model: nn.Module) -> Detector:
     """The part that is deployed: the main branch of a competitive model, or the detector."""
     model = model.module if isinstance(model, DistributedDataParallel) else model
     return model.main_branch() if isinstance(model, CompetitiveDetector) else model
-
-
-def _worker_init(worker_id: int) -> None:
-    seed = torch.initial_seed() % 2**32
-    random.seed(seed)
-    np.random.seed(seed)
-
-
-class RunLog:
-    """Append-only CSV logs of steps and epochs, written by the main process."""
-
-    def __init__(self, run_dir: Path, enabled: bool) -> None:
-        self.run_dir = run_dir
-        self.enabled = enabled
-
-    def _append(self, name: str, row: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        path = self.run_dir / name
-        existing = path.read_text().splitlines()[0].split(",") if path.exists() else None
-        fields = existing or list(row)
-        with path.open("a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
-            if existing is None:
-                writer.writeheader()
-            writer.writerow(row)
-
-    def step(self, row: dict[str, Any]) -> None:
-        self._append("log.csv", row)
-
-    def epoch(self, row: dict[str, Any]) -> None:
-        self._append("epochs.csv", row)
-
-    def truncate_steps(self, last_step: int) -> None:
-        """Drop step rows past ``last_step`` (written by a run that was killed mid-epoch)."""
-        path = self.run_dir / "log.csv"
-        if not self.enabled or not path.exists():
-            return
-        with path.open(newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        if not rows:
-            return
-        kept = [r for r in rows if int(r["step"]) <= last_step]
-        with path.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(kept)
 
 
 def _shard(dataset: Dataset, info: dist_utils.DistInfo) -> Dataset:
@@ -239,65 +186,26 @@ def train(
     """Fine-tune on ``train_set``, select on ``val_set``, export to ``run_dir/model``."""
     info = dist_utils.init_distributed()
     run_dir = Path(run_dir)
-    ckpt_path = run_dir / "checkpoints" / "last.pt"
-    if info.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if ckpt_path.exists() and not resume:
-            raise FileExistsError(
-                f"{run_dir} already holds a run; pass --resume or use a new --out"
-            )
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
-    dist_utils.barrier(info)
-
+    ckpt_path = open_run_dir(run_dir, to_dict(cfg), resume, info)
     configure_determinism(cfg.run.deterministic)
     seed_everything(cfg.run.seed)
     model = build_training_model(cfg).to(info.device)
-    criterion = (
-        CompetitiveLoss(cfg.loss) if cfg.method == "competitive" else None
-    )
+    criterion = CompetitiveLoss(cfg.loss) if cfg.method == "competitive" else None
     train_model: nn.Module = DistributedDataParallel(model) if info.enabled else model
-
-    per_process = cfg.data.batch_size // info.world_size
-    if per_process < 1 or per_process * info.world_size != cfg.data.batch_size:
-        raise ValueError(
-            f"batch size {cfg.data.batch_size} does not split over {info.world_size} processes"
-        )
-    sampler = DistributedSampler(
-        train_set,
-        num_replicas=info.world_size,
-        rank=info.rank,
-        shuffle=True,
-        seed=cfg.run.seed,
-        drop_last=True,
-    )
-    loader = DataLoader(
-        train_set,
-        batch_size=per_process,
-        sampler=sampler,
-        drop_last=True,
-        num_workers=cfg.data.num_workers,
-        worker_init_fn=_worker_init,
-        pin_memory=info.device.type == "cuda",
+    loader, sampler = epoch_loader(
+        train_set, cfg.data.batch_size, cfg.data.num_workers, cfg.run.seed, info
     )
     steps_per_epoch = len(loader)
-    if steps_per_epoch == 0:
-        raise ValueError(
-            f"{len(train_set)} training samples do not fill one batch of {cfg.data.batch_size}"
-        )
     optimizer = build_optimizer(model, cfg.optim)
     scheduler = build_scheduler(optimizer, cfg.schedule, steps_per_epoch)
     log = RunLog(run_dir, info.is_main)
+    on_step = log.step_callback(cfg.run.log_every, progress, info)
 
     start_epoch, step, best_value, best_epoch = 0, 0, None, None
     if resume and ckpt_path.exists():
-        state = load_training_state(ckpt_path)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        set_rng_state(state["rng"])
+        state = restore_checkpoint(ckpt_path, model, optimizer, scheduler, log)
         start_epoch, step = state["epoch"] + 1, state["step"]
         best_value, best_epoch = state["best_value"], state["best_epoch"]
-        log.truncate_steps(step)
     else:
         scheduler.step_update(0)
 
@@ -305,7 +213,7 @@ def train(
     for epoch in range(start_epoch, cfg.schedule.epochs):
         if cfg.run.max_steps is not None and step >= cfg.run.max_steps:
             break
-        seed_everything(cfg.run.seed + 1000 * epoch + info.rank)  # same stream after a resume
+        seed_epoch(cfg.run.seed, epoch, info)
         sampler.set_epoch(epoch)
         if hasattr(train_set, "set_epoch"):
             train_set.set_epoch(epoch)
@@ -320,15 +228,9 @@ def train(
             max_steps=cfg.run.max_steps,
         )
 
-        def on_step(terms: dict[str, float]) -> None:
-            if terms["step"] % cfg.run.log_every == 0 or terms["step"] == 1:
-                log.step(terms)
-            if progress is not None and info.is_main:
-                progress(terms)
-
         step = train_one_epoch(train_model, criterion, loader, optimizer, scheduler, ctx, on_step)
 
-        row: dict[str, Any] = {"epoch": epoch, "step": step}
+        row: dict[str, Any] = dict.fromkeys(EPOCH_COLUMNS, "") | {"epoch": epoch, "step": step}
         last_epoch = epoch == cfg.schedule.epochs - 1 or (
             cfg.run.max_steps is not None and step >= cfg.run.max_steps
         )
@@ -354,19 +256,16 @@ def train(
                     write_predictions(run_dir / "val_results.csv", preds)
         log.epoch(row)
         if info.is_main:
-            save_atomic(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "rng": rng_state(),
-                    "epoch": epoch,
-                    "step": step,
-                    "best_value": best_value,
-                    "best_epoch": best_epoch,
-                    "config": to_dict(cfg),
-                },
+            save_checkpoint(
                 ckpt_path,
+                model,
+                optimizer,
+                scheduler,
+                epoch,
+                step,
+                best_value=best_value,
+                best_epoch=best_epoch,
+                config=to_dict(cfg),
             )
         dist_utils.barrier(info)
 

@@ -1,0 +1,184 @@
+"""What the fine-tuning and the pre-training jobs share: the run directory, seeding, the
+distributed epoch loader, step logs, atomic checkpoints and resume."""
+
+from __future__ import annotations
+
+import csv
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from ffdetect.train import distributed as dist_utils
+from ffdetect.train.checkpointing import load_training_state, rng_state, save_atomic, set_rng_state
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def seed_epoch(seed: int, epoch: int, info: dist_utils.DistInfo) -> None:
+    """Seed an epoch from (seed, epoch, rank), so that a resumed run draws the same stream."""
+    seed_everything(seed + 1000 * epoch + info.rank)
+
+
+def configure_determinism(enabled: bool) -> None:
+    """Deterministic kernels (for resume-equals-unbroken checks); slower, CPU and CUDA."""
+    torch.use_deterministic_algorithms(enabled, warn_only=False)
+    if torch.backends.cudnn.is_available():
+        torch.backends.cudnn.benchmark = not enabled
+        torch.backends.cudnn.deterministic = enabled
+
+
+def open_run_dir(
+    run_dir: Path, config: dict[str, Any], resume: bool, info: dist_utils.DistInfo
+) -> Path:
+    """Create ``run_dir`` (refusing to overwrite a run unless resuming), write ``config.yaml``;
+    returns the path of the last checkpoint."""
+    ckpt_path = run_dir / "checkpoints" / "last.pt"
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if ckpt_path.exists() and not resume:
+            raise FileExistsError(
+                f"{run_dir} already holds a run; pass --resume or use a new --out"
+            )
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    dist_utils.barrier(info)
+    return ckpt_path
+
+
+def _worker_init(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def epoch_loader(
+    dataset: Dataset, batch_size: int, num_workers: int, seed: int, info: dist_utils.DistInfo
+) -> tuple[DataLoader, DistributedSampler]:
+    """Shuffled loader of the global batch ``batch_size`` split over the processes."""
+    per_process = batch_size // info.world_size
+    if per_process < 1 or per_process * info.world_size != batch_size:
+        raise ValueError(f"batch size {batch_size} does not split over {info.world_size} processes")
+    sampler = DistributedSampler(
+        dataset,
+        num_replicas=info.world_size,
+        rank=info.rank,
+        shuffle=True,
+        seed=seed,
+        drop_last=True,
+    )
+    loader = DataLoader(
+        dataset,
+        batch_size=per_process,
+        sampler=sampler,
+        drop_last=True,
+        num_workers=num_workers,
+        worker_init_fn=_worker_init,
+        pin_memory=info.device.type == "cuda",
+    )
+    if len(loader) == 0:
+        raise ValueError(f"{len(dataset)} samples do not fill one batch of {batch_size}")
+    return loader, sampler
+
+
+class RunLog:
+    """Append-only CSV logs of steps and epochs, written by the main process."""
+
+    def __init__(self, run_dir: Path, enabled: bool) -> None:
+        self.run_dir = run_dir
+        self.enabled = enabled
+
+    def _append(self, name: str, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        path = self.run_dir / name
+        existing = path.read_text().splitlines()[0].split(",") if path.exists() else None
+        fields = existing or list(row)
+        with path.open("a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+            if existing is None:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def step(self, row: dict[str, Any]) -> None:
+        self._append("log.csv", row)
+
+    def epoch(self, row: dict[str, Any]) -> None:
+        self._append("epochs.csv", row)
+
+    def truncate_steps(self, last_step: int) -> None:
+        """Drop step rows past ``last_step`` (written by a run that was killed mid-epoch)."""
+        path = self.run_dir / "log.csv"
+        if not self.enabled or not path.exists():
+            return
+        with path.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        if not rows:
+            return
+        kept = [r for r in rows if int(r["step"]) <= last_step]
+        with path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(kept)
+
+    def step_callback(
+        self,
+        every: int,
+        progress: Callable[[dict[str, float]], None] | None,
+        info: dist_utils.DistInfo,
+    ) -> Callable[[dict[str, float]], None]:
+        """The ``on_step`` of the training loops: log every ``every`` steps, update the bar."""
+
+        def on_step(terms: dict[str, float]) -> None:
+            if terms["step"] % every == 0 or terms["step"] == 1:
+                self.step(terms)
+            if progress is not None and info.is_main:
+                progress(terms)
+
+        return on_step
+
+
+def save_checkpoint(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    epoch: int,
+    step: int,
+    **extra: Any,
+) -> None:
+    """Write the full training state atomically (tensors and plain data only)."""
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": rng_state(),
+        "epoch": epoch,
+        "step": step,
+        **extra,
+    }
+    save_atomic(state, path)
+
+
+def restore_checkpoint(
+    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, log: RunLog
+) -> dict[str, Any]:
+    """Load what :func:`save_checkpoint` wrote into the live objects; returns the whole state
+    (``epoch``, ``step`` and the extra fields)."""
+    state = load_training_state(path)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    set_rng_state(state["rng"])
+    log.truncate_steps(state["step"])
+    return state
