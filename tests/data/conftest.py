@@ -86,9 +86,7 @@ def t1_image() -> np.ndarray:
         path = Path(loc) / "data" / "images" / "t1.jpg"
         if path.is_file():
             return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-    pytest.skip(
-        "insightface's t1.jpg is not installed: pip install --no-deps insightface"
-    )
+    pytest.skip("insightface's t1.jpg is not installed: pip install --no-deps insightface")
 
 
 @pytest.fixture(scope="session")
