@@ -9,22 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ffdetect.train.config import ScheduleConfig
+from ffdetect.train.config import ModelConfig, ScheduleConfig
 
 TARGET_KINDS = ("pixel", "teacher", "tokens")
 
 
 @dataclass
-class PretrainModelConfig:
-    """The backbone being pre-trained, its initial weights, and the prediction head."""
+class PretrainModelConfig(ModelConfig):
+    """The backbone being pre-trained (as in fine-tuning) and the prediction head."""
 
-    size: str = "base"
-    img_size: int = 224
-    patch_size: int = 16
-    depth: int | None = None  # override the size's depth (tiny test models)
-    drop_path_rate: float = 0.1
-    grad_checkpointing: bool = False
-    init: str | None = None  # backbone checkpoint: ours (any kind) or a foreign BEiT v2 file
     head_depth: int = 0  # transformer blocks before the linear prediction head (0: linear only)
 
 
