@@ -190,19 +190,14 @@ def train(
     overrides: list[str] | None = typer.Argument(None, help="key=value config overrides."),
 ) -> None:
     """Fine-tune a detector (competitive two-branch or baseline); exports RUN_DIR/model."""
-    from ffdetect.config import ConfigError, load_config
+    from ffdetect.config import ConfigError, job_overrides, load_config
     from ffdetect.train.config import TrainConfig
     from ffdetect.train.data import prepared_datasets
     from ffdetect.train.progress import StepProgress
     from ffdetect.train.run import train as run_training
 
-    extra = list(overrides or [])
-    if init is not None:
-        extra.append(f"model.init={init}")
-    if max_steps is not None:
-        extra.append(f"run.max_steps={max_steps}")
     try:
-        cfg = load_config(TrainConfig, config, extra)
+        cfg = load_config(TrainConfig, config, job_overrides(overrides, init, max_steps))
         train_set, val_set = prepared_datasets(cfg, data)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from None

@@ -92,6 +92,18 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
+def job_overrides(
+    overrides: list[str] | None, init: str | None, max_steps: int | None
+) -> list[str]:
+    """Command-line overrides plus those that ``--init`` and ``--max-steps`` stand for."""
+    extra = list(overrides or [])
+    if init is not None:
+        extra.append(f"model.init={init}")
+    if max_steps is not None:
+        extra.append(f"run.max_steps={max_steps}")
+    return extra
+
+
 def load_config(cls: type[T], path: str | Path | None, overrides: list[str] | None = None) -> T:
     """Read ``cls`` from a YAML file (or its defaults when ``path`` is None), then overrides."""
     data: dict[str, Any] = {}

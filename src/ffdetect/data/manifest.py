@@ -86,6 +86,33 @@ def write_csv(path: str | Path, columns: list[str], rows: Iterable[dict]) -> Non
     atomic_write_text(path, buf.getvalue())
 
 
+def face_row(base: dict, frame: int, crop: Path, score: float, box: tuple) -> dict:
+    """A ``manifest.csv`` row of a crop made without landmarks (synthetic tasks)."""
+    x1, y1, x2, y2 = box
+    return {
+        **base,
+        "frame": frame,
+        "crop_path": crop.as_posix(),
+        "det_score": _fmt(score, 4),
+        "box_x1": x1,
+        "box_y1": y1,
+        "box_x2": x2,
+        "box_y2": y2,
+    }
+
+
+def complete_video_row(base: dict, path: str, frames: int) -> dict:
+    """A ``videos.csv`` row of a video that yielded all of its ``frames``."""
+    return {
+        **base,
+        "path": path,
+        "frames_requested": frames,
+        "frames_found": frames,
+        "status": "ok",
+        "error": "",
+    }
+
+
 def read_csv(path: str | Path) -> list[dict]:
     """Rows of a CSV file as dicts of strings."""
     with open(path, newline="") as fh:

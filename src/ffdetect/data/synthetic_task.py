@@ -18,7 +18,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ffdetect.data.manifest import MANIFEST_COLUMNS, VIDEO_COLUMNS, atomic_write_bytes, write_csv
+from ffdetect.data.manifest import (
+    MANIFEST_COLUMNS,
+    VIDEO_COLUMNS,
+    atomic_write_bytes,
+    complete_video_row,
+    face_row,
+    write_csv,
+)
 from ffdetect.data.self_blend import self_blend
 from ffdetect.sample_faces import lfw_faces
 
@@ -95,28 +102,8 @@ def build_self_blended_task(
                 ok, png = cv2.imencode(".png", cv2.cvtColor(view, cv2.COLOR_RGB2BGR))
                 assert ok
                 atomic_write_bytes(out / crop, png.tobytes())
-                face_rows.append(
-                    {
-                        **base,
-                        "frame": frame,
-                        "crop_path": crop.as_posix(),
-                        "det_score": "1.0000",
-                        "box_x1": 0,
-                        "box_y1": 0,
-                        "box_x2": size,
-                        "box_y2": size,
-                    }
-                )
-            video_rows.append(
-                {
-                    **base,
-                    "path": f"skimage:lfw_subset[{idx}]",
-                    "frames_requested": frames,
-                    "frames_found": frames,
-                    "status": "ok",
-                    "error": "",
-                }
-            )
+                face_rows.append(face_row(base, frame, crop, 1.0, (0, 0, size, size)))
+            video_rows.append(complete_video_row(base, f"skimage:lfw_subset[{idx}]", frames))
     write_csv(out / "manifest.csv", MANIFEST_COLUMNS, face_rows)
     write_csv(out / "videos.csv", VIDEO_COLUMNS, video_rows)
     return out / "manifest.csv"

@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 from .manifest import read_csv
 from .video import sample_indices
 
-__all__ = ["FaceFrames", "VideoFaces", "collate_videos", "load_manifest"]
+__all__ = ["FaceFrames", "VideoFaces", "collate_videos", "load_manifest", "read_rgb"]
 
 
 def _as_set(v: str | Iterable[str] | None) -> set[str] | None:
@@ -56,8 +56,9 @@ def load_manifest(
     return out
 
 
-def _read_rgb(path: str) -> np.ndarray:
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
+def read_rgb(path: str | Path) -> np.ndarray:
+    """An image file as an RGB uint8 array; ``OSError`` when it cannot be read."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise OSError(f"cannot read face crop {path}")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -70,41 +71,8 @@ def _apply(transform: Callable | None, img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(img).permute(2, 0, 1).float().div(255.0)
 
 
-class FaceFrames(Dataset):
-    """Every selected face crop is a sample: ``(image, label, video_id)``.
-
-    ``transform`` is an albumentations pipeline (see :mod:`ffdetect.data.transforms`); without one
-    the image is a float tensor in [0, 1].
-    """
-
-    def __init__(
-        self,
-        manifest: str | Path,
-        split: str | Iterable[str] | None = None,
-        frames_per_video: int | None = 8,
-        transform: Callable | None = None,
-        methods: str | Iterable[str] | None = None,
-        datasets: str | Iterable[str] | None = None,
-    ):
-        self.videos = load_manifest(manifest, split, frames_per_video, methods, datasets)
-        self.samples = [r for rows in self.videos.values() for r in rows]
-        self.transform = transform
-
-    @property
-    def labels(self) -> list[int]:
-        """Label of every sample (for samplers and class counts)."""
-        return [int(r["label"]) for r in self.samples]
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, str]:
-        r = self.samples[i]
-        return _apply(self.transform, _read_rgb(r["path"])), int(r["label"]), r["video_id"]
-
-
-class VideoFaces(Dataset):
-    """One sample per video: ``(images [n, 3, H, W], label, video_id)`` for video-level scoring."""
+class _ManifestFaces(Dataset):
+    """The selected rows of a manifest: by video (``videos``, ``ids``) and flat (``samples``)."""
 
     def __init__(
         self,
@@ -117,7 +85,32 @@ class VideoFaces(Dataset):
     ):
         self.videos = load_manifest(manifest, split, frames_per_video, methods, datasets)
         self.ids = list(self.videos)
+        self.samples = [r for rows in self.videos.values() for r in rows]
         self.transform = transform
+
+
+class FaceFrames(_ManifestFaces):
+    """Every selected face crop is a sample: ``(image, label, video_id)``.
+
+    ``transform`` is an albumentations pipeline (see :mod:`ffdetect.data.transforms`); without one
+    the image is a float tensor in [0, 1].
+    """
+
+    @property
+    def labels(self) -> list[int]:
+        """Label of every sample (for samplers and class counts)."""
+        return [int(r["label"]) for r in self.samples]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, str]:
+        r = self.samples[i]
+        return _apply(self.transform, read_rgb(r["path"])), int(r["label"]), r["video_id"]
+
+
+class VideoFaces(_ManifestFaces):
+    """One sample per video: ``(images [n, 3, H, W], label, video_id)`` for video-level scoring."""
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -125,7 +118,7 @@ class VideoFaces(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, str]:
         vid = self.ids[i]
         rows = self.videos[vid]
-        imgs = torch.stack([_apply(self.transform, _read_rgb(r["path"])) for r in rows])
+        imgs = torch.stack([_apply(self.transform, read_rgb(r["path"])) for r in rows])
         return imgs, int(rows[0]["label"]), vid
 
 

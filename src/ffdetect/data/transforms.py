@@ -8,10 +8,9 @@ import albumentations as A
 import numpy as np
 from albumentations.pytorch import ToTensorV2
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "SquareCutout", "eval_transform", "train_transform"]
+from ffdetect.checkpoint.metadata import IMAGENET_MEAN, IMAGENET_STD
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "SquareCutout", "eval_transform", "train_transform"]
 
 
 class SquareCutout(A.ImageOnlyTransform):

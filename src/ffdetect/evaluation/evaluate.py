@@ -25,7 +25,7 @@ from ffdetect.evaluation.metrics import (
     frame_results_path,
     write_results,
 )
-from ffdetect.models.heads import confidence_from_logits
+from ffdetect.models.heads import scores_from_logits
 
 
 @dataclass
@@ -86,8 +86,7 @@ def evaluate_model(
             writer.writerow([*FRAME_COLUMNS, OPTIONAL_COLUMN])
             for images, labels, videos in loader:
                 logits = detector(images.to(dev)).float()
-                p_fake = torch.softmax(logits, dim=-1)[:, 1].cpu().tolist()
-                conf = confidence_from_logits(logits).cpu().tolist()
+                p_fake, conf = scores_from_logits(logits)
                 for k, (video, label, p, c) in enumerate(
                     zip(videos, labels.tolist(), p_fake, conf, strict=True)
                 ):

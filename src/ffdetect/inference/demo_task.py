@@ -27,6 +27,8 @@ from ffdetect.data.manifest import (
     MANIFEST_COLUMNS,
     VIDEO_COLUMNS,
     atomic_write_bytes,
+    complete_video_row,
+    face_row,
     read_csv,
     write_csv,
 )
@@ -94,7 +96,10 @@ def build_demo_task(
         )
         people += [(name, image, f) for f in faces]
     rng = np.random.default_rng(seed)
-    for idx, ((photo, image, face), split) in enumerate(zip(people, COLOUR_SPLITS, strict=False)):
+    n = min(len(people), len(COLOUR_SPLITS))  # extra detections get no split and are not used
+    for idx, ((photo, image, face), split) in enumerate(
+        zip(people[:n], COLOUR_SPLITS[:n], strict=True)
+    ):
         region, local = _face_region(image, face)
         for video in range(videos_per_face):
             for label, kind in ((0, "real"), (1, "fake")):
@@ -112,29 +117,9 @@ def build_demo_task(
                     aligned = crop_face(warp_view(source, matrix), warp_face(local, matrix), size)
                     crop = Path("faces") / video_id / f"{frame:04d}.png"
                     _write_png(out / crop, aligned.crop)
-                    x1, y1, x2, y2 = aligned.face.box
-                    face_rows.append(
-                        {
-                            **base,
-                            "frame": frame,
-                            "crop_path": crop.as_posix(),
-                            "det_score": f"{face.score:.4f}",
-                            "box_x1": x1,
-                            "box_y1": y1,
-                            "box_x2": x2,
-                            "box_y2": y2,
-                        }
-                    )
-                video_rows.append(
-                    {
-                        **base,
-                        "path": f"insightface:{photo}#face{idx}",
-                        "frames_requested": frames,
-                        "frames_found": frames,
-                        "status": "ok",
-                        "error": "",
-                    }
-                )
+                    face_rows.append(face_row(base, frame, crop, face.score, aligned.face.box))
+                path = f"insightface:{photo}#face{idx}"
+                video_rows.append(complete_video_row(base, path, frames))
     write_csv(out / "manifest.csv", MANIFEST_COLUMNS, face_rows)
     write_csv(out / "videos.csv", VIDEO_COLUMNS, video_rows)
     return out / "manifest.csv"

@@ -19,7 +19,7 @@ from ffdetect.checkpoint.metadata import ModelMeta
 from ffdetect.inference.preprocess import crops_to_tensor
 from ffdetect.inference.scoring import FaceScore
 from ffdetect.models.detector import Detector
-from ffdetect.models.heads import confidence_from_logits
+from ffdetect.models.heads import scores_from_logits
 
 INPUT_NAME = "images"
 OUTPUT_NAME = "logits"
@@ -124,7 +124,6 @@ class OnnxScorer:
         for start in range(0, len(crops), self.batch_size):
             images = crops_to_tensor(crops[start : start + self.batch_size], self.meta).numpy()
             logits = torch.from_numpy(self.session.run([OUTPUT_NAME], {INPUT_NAME: images})[0])
-            p_fake = torch.softmax(logits.float(), -1)[:, 1].tolist()
-            conf = confidence_from_logits(logits.float()).tolist()
+            p_fake, conf = scores_from_logits(logits)
             scores.extend(FaceScore(p, c) for p, c in zip(p_fake, conf, strict=True))
         return scores

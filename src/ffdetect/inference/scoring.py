@@ -11,7 +11,7 @@ import torch
 from ffdetect.checkpoint.metadata import ModelMeta
 from ffdetect.inference.preprocess import crops_to_tensor
 from ffdetect.models.detector import Detector
-from ffdetect.models.heads import confidence_from_logits
+from ffdetect.models.heads import scores_from_logits
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,6 @@ def score_crops(
     for start in range(0, len(crops), batch_size):
         images = crops_to_tensor(crops[start : start + batch_size], meta).to(device)
         logits = detector(images).float()
-        p_fake = torch.softmax(logits, dim=-1)[:, 1].cpu().tolist()
-        conf = confidence_from_logits(logits).cpu().tolist()
+        p_fake, conf = scores_from_logits(logits)
         scores.extend(FaceScore(p, c) for p, c in zip(p_fake, conf, strict=True))
     return scores

@@ -44,3 +44,10 @@ def evidence_from_logits(logits: torch.Tensor) -> Evidence:
 def confidence_from_logits(logits: torch.Tensor) -> torch.Tensor:
     """Per-sample confidence ``1 - u`` used by the decision rule (METHOD.md section 3)."""
     return 1.0 - evidence_from_logits(logits).uncertainty
+
+
+def scores_from_logits(logits: torch.Tensor) -> tuple[list[float], list[float]]:
+    """``p_fake`` (softmax of class 1) and confidence of each row, as Python floats."""
+    logits = logits.float()
+    p_fake = torch.softmax(logits, dim=-1)[:, 1]
+    return p_fake.cpu().tolist(), confidence_from_logits(logits).cpu().tolist()

@@ -10,7 +10,7 @@ import typer
 
 from ffdetect.checkpoint.model_format import ModelFormatError
 from ffdetect.checkpoint.safe_load import UnsafeCheckpointError
-from ffdetect.config import ConfigError, load_config
+from ffdetect.config import ConfigError, job_overrides, load_config
 from ffdetect.pretrain.config import PretrainConfig
 from ffdetect.pretrain.data import real_face_paths
 from ffdetect.pretrain.run import pretrain
@@ -27,13 +27,8 @@ def run_pretrain_command(
     overrides: list[str],
 ) -> str | None:
     """Run the pre-training job; returns an error message for the user, or None on success."""
-    extra = list(overrides)
-    if init is not None:
-        extra.append(f"model.init={init}")
-    if max_steps is not None:
-        extra.append(f"run.max_steps={max_steps}")
     try:
-        cfg = load_config(PretrainConfig, config, extra)
+        cfg = load_config(PretrainConfig, config, job_overrides(overrides, init, max_steps))
         faces = real_face_paths(data, cfg.data.splits, cfg.data.frames_per_video)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         return str(exc)

@@ -7,20 +7,19 @@ which process or worker reads it, nor on whether the run was resumed.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import albumentations as A
-import cv2
 import numpy as np
 import torch
 from albumentations.pytorch import ToTensorV2
 from torch.utils.data import Dataset
 
-from ffdetect.data.torch_datasets import load_manifest
-from ffdetect.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from ffdetect.checkpoint.metadata import IMAGENET_MEAN, IMAGENET_STD
+from ffdetect.data.torch_datasets import load_manifest, read_rgb
 from ffdetect.pretrain.masking import BlockMaskGenerator
+from ffdetect.train.session import sample_seed
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -93,19 +92,6 @@ def plain_transform(size: int) -> A.Compose:
     )
 
 
-def _read_rgb(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise OSError(f"cannot read face image {path}")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
-def sample_seed(seed: int, epoch: int, index: int) -> int:
-    """A 32-bit seed for sample ``index`` in ``epoch`` of a run seeded ``seed``."""
-    digest = hashlib.blake2b(f"{seed}/{epoch}/{index}".encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "little")
-
-
 class MaskedFaces(Dataset):
     """``(image, mask)`` pairs; ``set_epoch`` changes the draw of every sample."""
 
@@ -132,6 +118,6 @@ class MaskedFaces(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         seed = sample_seed(self.seed, self.epoch, i)
         self.transform.set_random_seed(seed)
-        image = self.transform(image=_read_rgb(self.paths[i]))["image"]
+        image = self.transform(image=read_rgb(self.paths[i]))["image"]
         mask = self.masks(np.random.default_rng(seed))
         return image, torch.from_numpy(mask)

@@ -35,14 +35,12 @@ from torch.utils.data import DataLoader
 from ffdetect.checkpoint.metadata import ModelMeta
 from ffdetect.checkpoint.model_format import (
     default_provenance,
-    load_backbone_weights,
-    load_strict,
     save_model,
 )
 from ffdetect.config import to_dict
-from ffdetect.models.backbone import architecture_for, create_backbone
+from ffdetect.models.backbone import architecture_for
 from ffdetect.pretrain.config import PretrainConfig, PretrainOptimConfig
-from ffdetect.pretrain.data import MaskedFaces, plain_transform, pretrain_transform, sample_seed
+from ffdetect.pretrain.data import MaskedFaces, plain_transform, pretrain_transform
 from ffdetect.pretrain.masking import BlockMaskGenerator
 from ffdetect.pretrain.model import MaskedImageModel
 from ffdetect.pretrain.targets import PixelTarget, build_target
@@ -52,10 +50,12 @@ from ffdetect.train.engine import autocast
 from ffdetect.train.optim import build_scheduler
 from ffdetect.train.session import (
     RunLog,
+    build_backbone,
     configure_determinism,
     epoch_loader,
     open_run_dir,
     restore_checkpoint,
+    sample_seed,
     save_checkpoint,
     seed_epoch,
     seed_everything,
@@ -74,13 +74,7 @@ class PretrainResult:
 def build_mim_model(cfg: PretrainConfig, out_dim: int) -> MaskedImageModel:
     """The backbone (from ``cfg.model.init`` when given) wrapped for masked image modelling."""
     m = cfg.model
-    arch = architecture_for(m.size, m.img_size, m.patch_size, m.depth)
-    backbone = create_backbone(
-        arch, drop_path_rate=m.drop_path_rate, grad_checkpointing=m.grad_checkpointing
-    )
-    if m.init:
-        state, _ = load_backbone_weights(m.init)
-        load_strict(backbone, state, m.init)
+    backbone = build_backbone(m)
     return MaskedImageModel(backbone, out_dim, m.head_depth)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
@@ -11,6 +10,7 @@ from torch.utils.data import Dataset
 from ffdetect.data.torch_datasets import FaceFrames
 from ffdetect.data.transforms import eval_transform, train_transform
 from ffdetect.train.config import TrainConfig
+from ffdetect.train.session import sample_seed
 
 
 class EpochSeeded(Dataset):
@@ -35,8 +35,7 @@ class EpochSeeded(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, str]:
         if self.base.transform is not None and hasattr(self.base.transform, "set_random_seed"):
-            digest = hashlib.blake2b(f"{self.seed}/{self.epoch}/{i}".encode(), digest_size=4)
-            self.base.transform.set_random_seed(int.from_bytes(digest.digest(), "little"))
+            self.base.transform.set_random_seed(sample_seed(self.seed, self.epoch, i))
         return self.base[i]
 
 

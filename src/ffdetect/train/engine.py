@@ -14,7 +14,7 @@ from torch import nn
 
 from ffdetect.losses.competitive import CompetitiveLoss
 from ffdetect.models.detector import CompetitiveDetector, Detector
-from ffdetect.models.heads import confidence_from_logits
+from ffdetect.models.heads import scores_from_logits
 
 
 @dataclass
@@ -127,6 +127,7 @@ def predict(
             logits = detector(images.to(device, non_blocking=True)).float()
         out.videos += list(videos)
         out.labels += [int(v) for v in labels]
-        out.p_fake += torch.softmax(logits, dim=-1)[:, 1].cpu().tolist()
-        out.confidence += confidence_from_logits(logits).cpu().tolist()
+        p_fake, conf = scores_from_logits(logits)
+        out.p_fake += p_fake
+        out.confidence += conf
     return out

@@ -33,15 +33,13 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from ffdetect.checkpoint.metadata import ModelMeta
 from ffdetect.checkpoint.model_format import (
     default_provenance,
-    load_backbone_weights,
-    load_strict,
     save_model,
 )
 from ffdetect.config import to_dict
 from ffdetect.evaluation.calibration import aggregate_frames
 from ffdetect.evaluation.metrics import compute_metrics, write_frame_results, write_results
 from ffdetect.losses.competitive import CompetitiveLoss
-from ffdetect.models.backbone import architecture_for, create_backbone
+from ffdetect.models.backbone import architecture_for
 from ffdetect.models.detector import CompetitiveDetector, Detector
 from ffdetect.models.heads import ClassifierHead
 from ffdetect.train import distributed as dist_utils
@@ -50,6 +48,7 @@ from ffdetect.train.engine import FramePredictions, StepContext, predict, train_
 from ffdetect.train.optim import build_optimizer, build_scheduler
 from ffdetect.train.session import (
     RunLog,
+    build_backbone,
     configure_determinism,
     epoch_loader,
     open_run_dir,
@@ -87,13 +86,7 @@ class TrainResult:
 def build_training_model(cfg: TrainConfig) -> nn.Module:
     """The competitive or baseline network, its backbone from ``cfg.model.init`` when given."""
     m = cfg.model
-    arch = architecture_for(m.size, m.img_size, m.patch_size, m.depth)
-    backbone = create_backbone(
-        arch, drop_path_rate=m.drop_path_rate, grad_checkpointing=m.grad_checkpointing
-    )
-    if m.init:
-        state, _ = load_backbone_weights(m.init)
-        load_strict(backbone, state, m.init)
+    backbone = build_backbone(m)
     if cfg.method == "competitive":
         if m.drop_path_rate == 0.0:
             warnings.warn(
@@ -103,7 +96,7 @@ def build_training_model(cfg: TrainConfig) -> nn.Module:
                 stacklevel=2,
             )
         return CompetitiveDetector.from_backbone(backbone)
-    return Detector(backbone, ClassifierHead(arch.embed_dim))
+    return Detector(backbone, ClassifierHead(backbone.embed_dim))
 
 
 def deployed_detector(model: nn.Module) -> Detector:

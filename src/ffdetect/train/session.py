@@ -4,6 +4,7 @@ distributed epoch loader, step logs, atomic checkpoints and resume."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +16,23 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from ffdetect.checkpoint.model_format import load_backbone_weights, load_strict
+from ffdetect.models.backbone import architecture_for, create_backbone
 from ffdetect.train import distributed as dist_utils
 from ffdetect.train.checkpointing import load_training_state, rng_state, save_atomic, set_rng_state
+from ffdetect.train.config import ModelConfig
+
+
+def build_backbone(m: ModelConfig) -> nn.Module:
+    """The configured backbone, with its weights from ``m.init`` (strictly) when given."""
+    arch = architecture_for(m.size, m.img_size, m.patch_size, m.depth)
+    backbone = create_backbone(
+        arch, drop_path_rate=m.drop_path_rate, grad_checkpointing=m.grad_checkpointing
+    )
+    if m.init:
+        state, _ = load_backbone_weights(m.init)
+        load_strict(backbone, state, m.init)
+    return backbone
 
 
 def seed_everything(seed: int) -> None:
@@ -29,6 +45,13 @@ def seed_everything(seed: int) -> None:
 def seed_epoch(seed: int, epoch: int, info: dist_utils.DistInfo) -> None:
     """Seed an epoch from (seed, epoch, rank), so that a resumed run draws the same stream."""
     seed_everything(seed + 1000 * epoch + info.rank)
+
+
+def sample_seed(seed: int, epoch: int, index: int) -> int:
+    """A 32-bit seed for sample ``index`` in ``epoch`` of a run seeded ``seed``: augmentations
+    then do not depend on the process or worker that draws the sample, nor on a resume."""
+    digest = hashlib.blake2b(f"{seed}/{epoch}/{index}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little")
 
 
 def configure_determinism(enabled: bool) -> None:
@@ -97,16 +120,24 @@ class RunLog:
     def __init__(self, run_dir: Path, enabled: bool) -> None:
         self.run_dir = run_dir
         self.enabled = enabled
+        self._fields: dict[str, list[str]] = {}  # header of each file, read once
 
     def _append(self, name: str, row: dict[str, Any]) -> None:
         if not self.enabled:
             return
         path = self.run_dir / name
-        existing = path.read_text().splitlines()[0].split(",") if path.exists() else None
-        fields = existing or list(row)
+        fields = self._fields.get(name)
+        new_file = not path.exists()
+        if fields is None:
+            if new_file:
+                fields = list(row)
+            else:
+                with path.open(newline="") as fh:
+                    fields = next(csv.reader(fh))
+            self._fields[name] = fields
         with path.open("a", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
-            if existing is None:
+            if new_file:
                 writer.writeheader()
             writer.writerow(row)
 
