@@ -53,12 +53,13 @@ class DemoVideo:
 
 def _forged(photo: np.ndarray, seed: int) -> np.ndarray:
     from ffdetect.data.detectors import make_detector
+    from ffdetect.inference.demo_task import DEMO_STRENGTH
     from ffdetect.inference.samples import blend_face_in_photo
 
     faces = sorted(make_detector("mtcnn").detect(photo), key=lambda f: -f.area)
     if not faces:
         raise DemoError("no face found in a demo photo")
-    return blend_face_in_photo(photo, faces[0], np.random.default_rng(seed))
+    return blend_face_in_photo(photo, faces[0], np.random.default_rng(seed), DEMO_STRENGTH)
 
 
 def build_demo_videos(out: str | Path, seed: int = 0) -> list[DemoVideo]:

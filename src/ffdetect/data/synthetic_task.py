@@ -49,6 +49,11 @@ def _view(face: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     return cv2.resize(warped, (size, size), interpolation=cv2.INTER_CUBIC)
 
 
+def skin_tint(grey: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    """A grey RGB uint8 face in a skin tone: per-channel ``gains`` (R, G, B) of its grey level."""
+    return np.clip(grey.astype(np.float32) * gains + 0.5, 0, 255).astype(np.uint8)
+
+
 def identity_splits(n: int, fractions: tuple[float, float], seed: int) -> list[str]:
     """Split label of each of ``n`` identities: a seeded permutation cut into train/val/test."""
     order = np.random.default_rng(seed).permutation(n)
@@ -68,12 +73,14 @@ def build_self_blended_task(
     n_identities: int | None = None,
     strength: float = 1.0,
     videos_per_identity: int = 1,
+    tint: bool = False,
 ) -> Path:
     """Write the task into ``out``; returns the path of its ``manifest.csv``.
 
     ``strength`` scales the self-blending jitter (see :func:`ffdetect.data.self_blend.self_blend`):
     larger is easier. ``videos_per_identity`` real and as many fake clips are made of each face,
-    each from fresh view and blend jitter.
+    each from fresh view and blend jitter. ``tint`` turns the grey faces into colour ones, a
+    random skin tone per clip (:func:`skin_tint`), and blends them with colour jitter too.
     """
     out = Path(out)
     faces = lfw_faces()[: n_identities or None]
@@ -83,6 +90,7 @@ def build_self_blended_task(
     clips = [(label, kind, k) for k in range(videos_per_identity) for label, kind in LABELS]
     for idx, (face, split) in enumerate(zip(faces, splits, strict=True)):
         for label, kind, k in clips:
+            gains = rng.uniform((1.0, 0.72, 0.55), (1.15, 0.92, 0.82)) if tint else None
             name = f"lfw_{idx:03d}" if videos_per_identity == 1 else f"lfw_{idx:03d}_{k}"
             video_id = f"{kind}/{name}"
             method = "original" if label == 0 else "selfblend"
@@ -95,8 +103,10 @@ def build_self_blended_task(
             }
             for frame in range(frames):
                 view = _view(face, size, rng)
+                if gains is not None:
+                    view = skin_tint(view, gains)
                 if label:
-                    view = self_blend(view, rng, colour=False, strength=strength)
+                    view = self_blend(view, rng, colour=tint, strength=strength)
                 crop = Path("faces") / kind / name / f"{frame:04d}.png"
                 (out / crop).parent.mkdir(parents=True, exist_ok=True)
                 ok, png = cv2.imencode(".png", cv2.cvtColor(view, cv2.COLOR_RGB2BGR))

@@ -1,23 +1,34 @@
-"""The demo model's training data: self-blended colour faces plus the LFW self-blended task.
+"""The demo model's training data: self-blended faces and faceless patches, in colour.
 
 Written in ``ffdetect prepare``'s format (``faces/`` + ``manifest.csv`` + ``videos.csv``) so that
-``ffdetect train`` and ``ffdetect calibrate`` make the demo model like any other. Faces:
+``ffdetect pretrain``, ``ffdetect train`` and ``ffdetect calibrate`` make the demo model like any
+other. Real clips and as many self-blended fakes (a new blend per clip, strength drawn from
+:data:`TRAIN_STRENGTHS`) of three kinds:
 
-- colour: the faces of the insightface wheel's photos (:data:`PHOTOS`: a group photo with six
-  people, a portrait), each an identity with many short real "videos" (random small camera moves
-  of the photo) and as many fakes (the face self-blended in the full frame, a new blend per
-  video), detected, aligned and cropped by the same code as ``detect``;
-- grey: the first ``lfw_identities`` of scikit-image's LFW faces
-  (:func:`ffdetect.data.synthetic_task.build_self_blended_task`).
+- photo faces: the seven faces of the insightface wheel's photos (:data:`PHOTOS`: a group photo
+  of six people, a grey portrait); every clip gets a new look (:func:`appearance_transform`),
+  every other clip is mirrored, every frame is a small camera move plus camera/codec degradation
+  (:func:`capture_transform`), and the face is aligned and cropped by the same code as
+  ``detect``. Five faces train, two validate;
+- LFW faces: scikit-image's 100 grey 25 px faces, each clip in a random skin tone
+  (:func:`ffdetect.data.synthetic_task.build_self_blended_task` with ``tint``), split 60/20/20 by
+  identity (the 20 test identities are not used);
+- faceless patches of colour photos that scikit-image and scikit-learn ship
+  (:func:`texture_photos`, training only): the blending cue on many textures.
 
-The demo's own photos (Grace Hopper, the astronaut) are never used here: the demo scores faces
-the model has not seen.
+Why so: with seven photo faces alone the model memorises them and calls every unknown face fake;
+the tinted LFW identities and the patches teach the blending cue apart from who is shown. The
+demo's own photos (Grace Hopper, the astronaut) are never used here. Its forgeries use
+:data:`DEMO_STRENGTH`, inside the training range: strength 1 blends are too faint for a 4-block
+ViT on 32 px input trained in minutes.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import albumentations as A
 import cv2
 import numpy as np
 from PIL import Image
@@ -32,6 +43,7 @@ from ffdetect.data.manifest import (
     read_csv,
     write_csv,
 )
+from ffdetect.data.self_blend import self_blend
 from ffdetect.data.synthetic_task import build_self_blended_task
 from ffdetect.inference.samples import blend_face_in_photo, random_view, warp_face, warp_view
 
@@ -40,6 +52,9 @@ DATASET = "demo-selfblend"
 PHOTOS = ("t1.jpg", "Tom_Hanks_54745.png")
 #: Split of the colour identities (t1's six faces largest first, then Tom Hanks).
 COLOUR_SPLITS = ("train", "train", "val", "train", "val", "train", "train")
+#: Blend strength of the demo's sample forgeries, and the range the training fakes are drawn from.
+DEMO_STRENGTH = 3.0
+TRAIN_STRENGTHS = (2.5, 4.0)
 
 
 def insightface_photo(name: str) -> Path:
@@ -54,15 +69,106 @@ def insightface_photo(name: str) -> Path:
     raise FileNotFoundError(f"{name} not found: pip install --no-deps insightface")
 
 
-def _face_region(photo: np.ndarray, face, margin: float = 1.6):
-    """A sub-photo around one face (3.2 face boxes wide) and the face moved into it."""
+def _face_region(photo: np.ndarray, face, margin: float = 1.6, mirror: bool = False):
+    """A sub-photo around one face (3.2 face boxes wide) and the face moved into it; ``mirror``
+    flips both left to right (a new "person" for a model that would memorise faces)."""
     h, w = photo.shape[:2]
     x1, y1, x2, y2 = face.box
     cx, cy, half = (x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1) * margin
     left, top = int(max(0, cx - half)), int(max(0, cy - half))
     right, bottom = int(min(w, cx + half)), int(min(h, cy + half))
     shift = np.array([[1.0, 0.0, -left], [0.0, 1.0, -top]])
-    return np.ascontiguousarray(photo[top:bottom, left:right]), warp_face(face, shift)
+    region, local = np.ascontiguousarray(photo[top:bottom, left:right]), warp_face(face, shift)
+    if not mirror:
+        return region, local
+    flip = np.array([[-1.0, 0.0, region.shape[1] - 1.0], [0.0, 1.0, 0.0]])
+    flipped = warp_face(local, flip)
+    # left and right swap: eyes (0, 1) and mouth corners (3, 4) of the 5-point landmarks
+    landmarks = np.asarray(flipped.landmarks)[[1, 0, 2, 4, 3]]
+    return np.ascontiguousarray(region[:, ::-1]), replace(flipped, landmarks=landmarks)
+
+
+def appearance_transform(seed: int) -> A.Compose:
+    """A clip's new look, drawn once per clip: hue, saturation, brightness, contrast, gamma."""
+    return A.Compose(
+        [
+            A.HueSaturationValue(hue_shift_limit=10, sat_shift_limit=35, val_shift_limit=25, p=0.9),
+            A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.25, p=0.8),
+            A.RandomGamma(gamma_limit=(70, 150), p=0.5),
+        ],
+        seed=seed,
+    )
+
+
+def capture_transform(seed: int) -> A.Compose:
+    """What a camera and a codec do to whole frames, real and fake alike: soft focus or
+    resampling, and JPEG. Blur then says nothing by itself; only blur that stops at a blending
+    boundary does."""
+    return A.Compose(
+        [
+            A.OneOf(
+                [A.GaussianBlur(sigma_limit=(0.3, 1.5)), A.Downscale(scale_range=(0.4, 0.9))],
+                p=0.5,
+            ),
+            A.ImageCompression(quality_range=(70, 100), p=0.5),
+        ],
+        seed=seed,
+    )
+
+
+def texture_photos() -> list[np.ndarray]:
+    """Colour photos without faces that scikit-image and scikit-learn ship (RGB uint8)."""
+    from skimage import data
+    from sklearn.datasets import load_sample_images
+
+    names = ("coffee", "chelsea", "rocket", "hubble_deep_field", "retina", "immunohistochemistry")
+    return [getattr(data, n)() for n in names] + list(load_sample_images().images)
+
+
+def _texture_clip(photo: np.ndarray, rng: np.random.Generator, frames: int, size: int):
+    """``frames`` views of one random square patch of ``photo`` (a faceless "clip")."""
+    h, w = photo.shape[:2]
+    side = int(rng.uniform(0.25, 0.6) * min(h, w))
+    top, left = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+    patch = np.ascontiguousarray(photo[top : top + side, left : left + side])
+    views = [warp_view(patch, random_view(patch.shape[:2], rng)) for _ in range(frames)]
+    return [cv2.resize(v, (size, size), interpolation=cv2.INTER_AREA) for v in views]
+
+
+def _add_texture_clips(
+    out: Path, n: int, frames: int, size: int, strength: float, rng: np.random.Generator
+) -> tuple[list[dict], list[dict]]:
+    """``n`` real and ``n`` self-blended training clips of faceless colour photo patches: the
+    blending cue on many textures, so that the few real faces cannot just be memorised."""
+    photos = texture_photos()
+    face_rows, video_rows = [], []
+    for clip in range(n):
+        photo = photos[clip % len(photos)]
+        for label, kind in ((0, "real"), (1, "fake")):
+            views = _texture_clip(photo, rng, frames, size)
+            if label:
+                # one blend per clip: the same mask and jitter seed for every frame
+                seed = int(rng.integers(2**31))
+                views = [
+                    self_blend(v, np.random.default_rng(seed), colour=True, strength=strength)
+                    for v in views
+                ]
+            capture = capture_transform(int(rng.integers(2**31)))
+            views = [capture(image=v)["image"] for v in views]
+            video_id = f"{kind}/texture_{clip:03d}"
+            base = {
+                "video_id": video_id,
+                "dataset": DATASET,
+                "method": "selfblend" if label else "original",
+                "split": "train",
+                "label": label,
+            }
+            for frame, view in enumerate(views):
+                crop = Path("faces") / video_id / f"{frame:04d}.png"
+                _write_png(out / crop, view)
+                face_rows.append(face_row(base, frame, crop, 1.0, (0, 0, size, size)))
+            video_rows.append(complete_video_row(base, f"texture:{clip % len(photos)}", frames))
+    return face_rows, video_rows
 
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
@@ -76,15 +182,26 @@ def build_demo_task(
     out: str | Path,
     size: int = 64,
     frames: int = 4,
-    videos_per_face: int = 16,
-    lfw_identities: int = 40,
+    videos_per_face: int = 32,
+    lfw_identities: int | None = None,
+    lfw_videos: int = 4,
+    texture_clips: int = 200,
     seed: int = 0,
 ) -> Path:
     """Write the demo training set into ``out``; returns its ``manifest.csv``."""
     from ffdetect.data.detectors import make_detector
 
     out = Path(out)
-    build_self_blended_task(out, size=size, frames=frames, seed=seed, n_identities=lfw_identities)
+    build_self_blended_task(
+        out,
+        size=size,
+        frames=frames,
+        seed=seed,
+        n_identities=lfw_identities,
+        strength=3.0,
+        videos_per_identity=lfw_videos,
+        tint=True,
+    )
     face_rows = read_csv(out / "manifest.csv")
     video_rows = read_csv(out / "videos.csv")
     detector = make_detector("mtcnn")
@@ -100,10 +217,14 @@ def build_demo_task(
     for idx, ((photo, image, face), split) in enumerate(
         zip(people[:n], COLOUR_SPLITS[:n], strict=True)
     ):
-        region, local = _face_region(image, face)
         for video in range(videos_per_face):
+            region, local = _face_region(image, face, mirror=video % 2 == 1)
             for label, kind in ((0, "real"), (1, "fake")):
-                source = blend_face_in_photo(region, local, rng) if label else region
+                looks = appearance_transform(int(rng.integers(2**31)))(image=region)["image"]
+                if label:
+                    strength = rng.uniform(*TRAIN_STRENGTHS)
+                    looks = blend_face_in_photo(looks, local, rng, strength)
+                capture = capture_transform(int(rng.integers(2**31)))
                 video_id = f"{kind}/colour_{idx}_{video:02d}"
                 base = {
                     "video_id": video_id,
@@ -114,14 +235,18 @@ def build_demo_task(
                 }
                 for frame in range(frames):
                     matrix = random_view(region.shape[:2], rng)
-                    aligned = crop_face(warp_view(source, matrix), warp_face(local, matrix), size)
+                    frame_image = capture(image=warp_view(looks, matrix))["image"]
+                    aligned = crop_face(frame_image, warp_face(local, matrix), size)
                     crop = Path("faces") / video_id / f"{frame:04d}.png"
                     _write_png(out / crop, aligned.crop)
                     face_rows.append(face_row(base, frame, crop, face.score, aligned.face.box))
                 path = f"insightface:{photo}#face{idx}"
                 video_rows.append(complete_video_row(base, path, frames))
-    write_csv(out / "manifest.csv", MANIFEST_COLUMNS, face_rows)
-    write_csv(out / "videos.csv", VIDEO_COLUMNS, video_rows)
+    faces, videos = _add_texture_clips(
+        out, texture_clips, frames, size, DEMO_STRENGTH, np.random.default_rng(seed + 1)
+    )
+    write_csv(out / "manifest.csv", MANIFEST_COLUMNS, face_rows + faces)
+    write_csv(out / "videos.csv", VIDEO_COLUMNS, video_rows + videos)
     return out / "manifest.csv"
 
 
@@ -140,9 +265,11 @@ def record_demo_provenance(model: str | Path, commands: list[str], data: str) ->
 
 
 DATA_SUMMARY = (
-    "self-blended task: colour faces of insightface's t1.jpg (6 people) and Tom_Hanks_54745.png, "
-    "16 real + 16 self-blended 4-frame clips per face (5 faces train, 2 validation), plus 40 "
-    "grey 25 px LFW faces (scikit-image) and their self-blended fakes; 64 px crops"
+    "self-blended task (strength 2.5-4): the 7 faces of insightface's t1.jpg and "
+    "Tom_Hanks_54745.png (5 train, 2 validation), 32 real + 32 fake 4-frame clips each with a new "
+    "colour look, mirroring, camera moves and blur/JPEG; scikit-image's 100 LFW faces in random "
+    "skin tones (60 train, 20 validation), 4 real + 4 fake clips each; 200 real + 200 fake clips "
+    "of faceless patches of scikit-image/scikit-learn photos (train); 64 px crops, 32 px input"
 )
 
 

@@ -23,8 +23,11 @@ from ffdetect.data.self_blend import self_blend
 BLEND_REGION = 1.8
 
 
-def blend_face_in_photo(photo: np.ndarray, face: Face, rng: np.random.Generator) -> np.ndarray:
-    """``photo`` with ``face`` replaced by a self-blended version of itself (a forged frame)."""
+def blend_face_in_photo(
+    photo: np.ndarray, face: Face, rng: np.random.Generator, strength: float = 1.0
+) -> np.ndarray:
+    """``photo`` with ``face`` replaced by a self-blended version of itself (a forged frame);
+    ``strength`` scales the blending jitter (:func:`ffdetect.data.self_blend.jitter_source`)."""
     h, w = photo.shape[:2]
     x1, y1, x2, y2 = face.box
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
@@ -34,7 +37,9 @@ def blend_face_in_photo(photo: np.ndarray, face: Face, rng: np.random.Generator)
     region = np.ascontiguousarray(photo[top:bottom, left:right])
     landmarks = np.asarray(face.landmarks, dtype=np.float32) - (left, top)
     out = photo.copy()
-    out[top:bottom, left:right] = self_blend(region, rng, landmarks=landmarks, colour=True)
+    out[top:bottom, left:right] = self_blend(
+        region, rng, landmarks=landmarks, colour=True, strength=strength
+    )
     return out
 
 
