@@ -27,6 +27,12 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow tests
 
+# Performance benchmarks (about 15 minutes on 2 CPU cores); results in benchmarks/results/.
+BENCHMARKS := inference onnx_runtime video training prepare
+bench: $(STAMP)
+	@for b in $(BENCHMARKS); do echo "== benchmarks/$$b.py"; \
+		$(BIN)/python benchmarks/$$b.py || exit 1; done
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks

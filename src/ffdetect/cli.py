@@ -74,13 +74,38 @@ def metrics(
         None, "--out", help="Directory for metrics.md, metrics.json and roc.png."
     ),
     threshold: float | None = typer.Option(
-        None, "--threshold", help="Calibrated threshold: also report ACC at it."
+        None,
+        "--threshold",
+        help="Calibrated threshold: also report ACC at it (--task pad: APCER, BPCER, ACER, "
+        "HTER at it).",
     ),
     c_min: float | None = typer.Option(
-        None, "--c-min", help="Confidence floor: report coverage and confident-subset ACC."
+        None,
+        "--c-min",
+        help="Confidence floor: report coverage and confident-subset ACC (PAD: figures).",
+    ),
+    task: str = typer.Option(
+        "deepfake", "--task", help="deepfake, or pad: APCER/BPCER/ACER/HTER per attack type."
+    ),
+    dev: list[Path] = typer.Option(
+        [],
+        "--dev",
+        help="PAD: development results; the threshold is their EER threshold (with --folds: "
+        "one --dev per fold, in order).",
+    ),
+    data: Path | None = typer.Option(
+        None, "--data", help="PAD: prepared directory whose videos.csv gives attack types."
+    ),
+    folds: bool = typer.Option(
+        False, "--folds", help="PAD: the result files are folds of one protocol: mean +- std."
     ),
 ) -> None:
-    """Video-level AUC, AP, EER, ACC, ... of result files (FF++ per manipulation too)."""
+    """Video-level AUC, AP, EER, ACC, ... of result files (FF++ per manipulation too).
+
+    With --task pad: APCER, BPCER, ACER, HTER at the development threshold (--dev or
+    --threshold; else the test EER threshold, as the report says), EER and AUC, per attack type;
+    with --folds (OULU-NPU protocols 3 and 4) also their mean +- std over the folds.
+    """
     from ffdetect.evaluation.metrics import (
         ResultFormatError,
         evaluate_results,
@@ -92,10 +117,16 @@ def metrics(
 
     # A frame-level file is read with its video-level file when both are given (a glob).
     siblings = {frame_results_path(p).resolve() for p in results}
+    videos = [p for p in results if not (is_frame_results_path(p) and p.resolve() in siblings)]
+    if task not in ("deepfake", "pad"):
+        raise fail(f"--task is deepfake or pad, got {task!r}")
+    if task == "pad":
+        _pad_metrics(videos, threshold, dev, data, out, c_min, folds)
+        return
+    if dev or data is not None or folds:
+        raise fail("--dev, --data and --folds go with --task pad")
     rows = []
-    for path in results:
-        if is_frame_results_path(path) and path.resolve() in siblings:
-            continue
+    for path in videos:
         try:
             result = read_results(path)
         except ResultFormatError as exc:
@@ -109,11 +140,57 @@ def metrics(
             typer.echo(f"wrote {written}")
 
 
+def _pad_metrics(
+    paths: list[Path],
+    threshold: float | None,
+    dev: list[Path],
+    data: Path | None,
+    out: Path | None,
+    c_min: float | None,
+    folds: bool,
+) -> None:
+    """The PAD report of ``ffdetect metrics --task pad``."""
+    from ffdetect.evaluation.metrics import ResultFormatError, read_results
+    from ffdetect.evaluation.pad_metrics import THRESHOLD_DEV_EER, dev_threshold, pad_report
+
+    if threshold is not None and dev:
+        raise fail("give --threshold or --dev, not both")
+    wanted = len(paths) if folds else 1
+    if dev and len(dev) != wanted:
+        raise fail(f"give {wanted} --dev file(s) (one per fold with --folds), got {len(dev)}")
+    if folds and len(paths) < 2:
+        raise fail("--folds needs the result files of at least two folds")
+    try:
+        source = "given"
+        thresholds = None
+        if dev:
+            source = THRESHOLD_DEV_EER
+            thresholds = [dev_threshold(d) for d in dev]
+            if not folds:
+                threshold, thresholds = thresholds[0], None
+        results = [read_results(p) for p in paths]
+        pad_report(
+            results,
+            threshold=threshold,
+            threshold_source=source,
+            prepared=data,
+            out=out,
+            c_min=c_min,
+            thresholds=thresholds,
+            folds=folds,
+        )
+    except (ResultFormatError, FileNotFoundError, ValueError) as exc:
+        raise fail(str(exc)) from None
+
+
 @app.command()
 def prepare(
     root: Path | None = typer.Argument(None, help="Dataset root (not needed with --merge)."),
     dataset: str = typer.Option(
-        "folder", "--dataset", help="ffpp, celebdf, dfdc, dfdcp, ffiw or folder (real/ + fake/)."
+        "folder",
+        "--dataset",
+        help="ffpp, celebdf, dfdc, dfdcp, ffiw, folder (real/ + fake/); PAD: oulu, casia, "
+        "replay, msu, folder --task pad (real/ + attack/).",
     ),
     out: Path = typer.Option(..., "--out", help="Output folder: faces/, manifest.csv, videos.csv."),
     frames: int = typer.Option(8, "--frames", min=1, help="Faces per video (evenly sampled)."),
@@ -140,7 +217,28 @@ def prepare(
     ),
     merge: bool = typer.Option(False, "--merge", help="Join shard manifests into OUT and stop."),
     merge_from: list[Path] = typer.Option(
-        [], "--from", help="With --merge: other machines' output folders to join too."
+        [],
+        "--from",
+        help="With --merge: other machines' output folders to join too. With --protocol: the "
+        "prepared directories the protocol view is made of.",
+    ),
+    task: str | None = typer.Option(
+        None, "--task", help="deepfake or pad; default: the dataset's (folder: deepfake)."
+    ),
+    protocol: str | None = typer.Option(
+        None,
+        "--protocol",
+        help="PAD protocol: OULU-NPU 1-4 (with --dataset oulu), or cross-domain OCI-M, OMI-C, "
+        "OCM-I, ICM-O (a view of the four prepared datasets given with --from).",
+    ),
+    fold: int | None = typer.Option(
+        None, "--fold", help="OULU-NPU protocols 3 and 4: the fold (1-6, the left-out phone)."
+    ),
+    split_rule: str | None = typer.Option(
+        None,
+        "--split-rule",
+        help="Cross-domain --protocol: field (default; sources' train+test train, the target's "
+        "train+test test, as in most papers) or strict (train / test splits only).",
     ),
     verify: str = typer.Option("hash", "--verify", help="Resume check of crops: hash or size."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo failed videos."),
@@ -187,6 +285,9 @@ def train(
     init: str | None = typer.Option(None, "--init", help="Backbone checkpoint to start from."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after N updates."),
+    task: str | None = typer.Option(
+        None, "--task", help="deepfake or pad (stored in the model; default: the config's)."
+    ),
     overrides: list[str] | None = typer.Argument(None, help="key=value config overrides."),
 ) -> None:
     """Fine-tune a detector (competitive two-branch or baseline); exports RUN_DIR/model."""
@@ -196,8 +297,11 @@ def train(
     from ffdetect.train.progress import StepProgress
     from ffdetect.train.run import train as run_training
 
+    extra = [f"task={task}"] if task is not None else []
     try:
-        cfg = load_config(TrainConfig, config, job_overrides(overrides, init, max_steps))
+        cfg = load_config(
+            TrainConfig, config, job_overrides([*(overrides or []), *extra], init, max_steps)
+        )
         train_set, val_set = prepared_datasets(cfg, data)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from None
@@ -230,6 +334,9 @@ def evaluate(
     frames: int | None = typer.Option(None, "--frames", help="Faces per video (default: all)."),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     workers: int = typer.Option(2, "--workers", min=0),
+    task: str | None = typer.Option(
+        None, "--task", help="deepfake or pad metrics (default: the model's task)."
+    ),
 ) -> None:
     """Score a prepared split: result CSVs per dataset, then metrics at the calibrated threshold."""
     from ffdetect.checkpoint.model_format import ModelFormatError, read_meta
@@ -237,14 +344,31 @@ def evaluate(
     from ffdetect.evaluation.metrics import evaluate_results, read_results
     from ffdetect.evaluation.report import print_table, write_report
 
+    if task not in (None, "deepfake", "pad"):
+        raise fail(f"--task is deepfake or pad, got {task!r}")
     try:
-        calibration = read_meta(model).calibration
+        meta = read_meta(model)
+        calibration = meta.calibration
         done = evaluate_model(model, data, split, out, frames, batch_size, workers)
     except (ModelFormatError, FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from None
-    rows = []
     for item in done:
         typer.echo(f"{item.name}: {item.videos} videos, {item.frames} faces -> {item.results}")
+    if (task or meta.task) == "pad":
+        from ffdetect.evaluation.pad_metrics import pad_report, threshold_source_of
+
+        calibrated = calibration.method != "default"
+        pad_report(
+            [read_results(item.results) for item in done],
+            threshold=calibration.threshold if calibrated else None,
+            threshold_source=threshold_source_of(calibration.method),
+            prepared=data,
+            out=out,
+            c_min=calibration.c_min,
+        )
+        return
+    rows = []
+    for item in done:
         rows += evaluate_results(
             read_results(item.results), threshold=calibration.threshold, c_min=calibration.c_min
         )
@@ -268,6 +392,12 @@ def calibrate(
         0.0, "--abstain", min=0.0, max=1.0, help="Or: abstain on at most this fraction."
     ),
     gamma: float = typer.Option(1.0, "--gamma", min=0.0, help="Confidence weight exponent."),
+    rule: str | None = typer.Option(
+        None,
+        "--rule",
+        help="Threshold rule: balanced_accuracy or eer (the development EER threshold). "
+        "Default: eer for PAD models, balanced_accuracy otherwise (--target-fpr: its own).",
+    ),
 ) -> None:
     """Choose threshold, abstention level and gamma on validation videos; store in the model."""
     from ffdetect.checkpoint.model_format import ModelFormatError, read_meta, write_meta
@@ -283,8 +413,15 @@ def calibrate(
             if len(scored) != 1:
                 raise ValueError(f"calibrate on one dataset at a time; {split} holds {len(scored)}")
             results = scored[0].results
+        if rule is None:
+            rule = "eer" if meta.task == "pad" and target_fpr is None else "balanced_accuracy"
         calibration = calibrate_from_results(
-            results, c_min=c_min, target_fpr=target_fpr, gamma=gamma, c_min_quantile=abstain
+            results,
+            c_min=c_min,
+            target_fpr=target_fpr,
+            gamma=gamma,
+            c_min_quantile=abstain,
+            rule=rule,
         )
     except (ModelFormatError, FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from None
@@ -329,10 +466,18 @@ def detect(
     explain: Path | None = typer.Option(
         None, "--explain", help="Folder for heat maps per face and per-frame score plots."
     ),
-    backend: str = typer.Option("torch", "--backend", help="torch or onnx (see `export`)."),
+    backend: str = typer.Option(
+        "torch", "--backend", help="torch, onnx (see `export`) or int8 (quantized, CPU)."
+    ),
     onnx: Path | None = typer.Option(None, "--onnx", help="ONNX file (default MODEL/model.onnx)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Faces per model call."),
     face_detector: str = typer.Option("mtcnn", "--detector", help="Face detector: mtcnn, ..."),
+    detect_every: int = typer.Option(
+        4, "--detect-every", min=1, help="Full face detection every N frames; follow in between."
+    ),
+    pipelined: bool = typer.Option(
+        True, "--pipelined/--sequential", help="Decode and detect while the model scores."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
 ) -> None:
     """Real, fake or uncertain for each image or video, with scores per face."""
@@ -341,7 +486,7 @@ def detect(
 
     request = DetectRequest(
         inputs, model, frames, aligned, json_out, csv_out, explain, backend, onnx, batch_size,
-        face_detector, progress,
+        face_detector, progress, detect_every, pipelined,
     )  # fmt: skip
     try:
         results = run_detect(request)

@@ -35,6 +35,10 @@ def run_prepare_command(
     verify: str = "hash",
     retry_failed: bool = False,
     progress: bool = True,
+    task: str | None = None,
+    protocol: str | None = None,
+    fold: int | None = None,
+    split_rule: str | None = None,
 ) -> int:
     """Run the verb; returns the exit code (0 ok, 1 nothing succeeded, 2 usage error)."""
     from .detectors import available_detectors
@@ -42,6 +46,22 @@ def run_prepare_command(
     from .prepare import PrepareConfig, parse_shard, run_prepare
     from .readers import DatasetError, read_dataset
 
+    oulu_protocol = None
+    if split_rule is not None and (protocol is None or "-" not in protocol):
+        return _err("--split-rule goes with a cross-domain --protocol (e.g. OCI-M)")
+    if protocol is not None:
+        if "-" in protocol:
+            if fold is not None:
+                return _err(
+                    "--fold selects a fold of OULU-NPU protocols 3 and 4, not of " + protocol
+                )
+            return _cross_domain(root, protocol, out, merge_from or [], split_rule or "field")
+        try:
+            oulu_protocol = int(protocol)
+        except ValueError:
+            return _err(f"--protocol takes 1-4 (OULU-NPU) or e.g. OCI-M, got {protocol!r}")
+        if merge_from:
+            return _oulu_view(root, dataset, oulu_protocol, fold, out, merge_from)
     if merge:
         try:
             n_faces, n_videos, missing = merge_shards(out, merge_from or [])
@@ -69,6 +89,9 @@ def run_prepare_command(
             compression=compression,
             methods=[m for m in methods.split(",") if m],
             splits=splits,
+            task=task,
+            protocol=oulu_protocol,
+            fold=fold,
         )
     except (DatasetError, ValueError) as e:
         return _err(str(e))
@@ -102,3 +125,45 @@ def run_prepare_command(
         typer.echo("failures: " + ", ".join(f"{k} {v}" for k, v in sorted(s.errors.items())))
     typer.echo(f"wrote {out}/{'shards/' if shard_t[1] > 1 else ''}manifest + videos CSVs")
     return 1 if s.total > 0 and s.succeeded == 0 else 0
+
+
+def _cross_domain(
+    root: Path | None, protocol: str, out: Path, sources: list[Path], split_rule: str
+) -> int:
+    from .pad.protocols import cross_domain_view
+    from .readers import DatasetError
+
+    if root is not None:
+        return _err("a cross-domain protocol is a view of prepared directories: no ROOT, --from")
+    try:
+        counts = cross_domain_view(out, protocol, sources, split_rule)
+    except DatasetError as e:
+        return _err(str(e))
+    _echo_view(out, f"{protocol} ({split_rule} splits)", counts)
+    return 0
+
+
+def _oulu_view(
+    root: Path | None, dataset: str, protocol: int, fold: int | None, out: Path, src: list[Path]
+) -> int:
+    from .pad.protocols import protocol_view
+    from .readers import DatasetError, read_dataset
+
+    if root is None or dataset != "oulu" or len(src) != 1:
+        return _err(
+            "an OULU-NPU protocol view needs ROOT (its Protocols/), --dataset oulu and "
+            "one --from PREP (OULU-NPU prepared without a protocol)"
+        )
+    try:
+        items = read_dataset("oulu", root, protocol=protocol, fold=fold)
+        info = {"protocol": f"OULU-NPU {protocol}", "fold": fold, "dataset": "oulu"}
+        counts = protocol_view(out, src[0], items, info)
+    except DatasetError as e:
+        return _err(str(e))
+    _echo_view(out, f"OULU-NPU protocol {protocol}" + (f" fold {fold}" if fold else ""), counts)
+    return 0
+
+
+def _echo_view(out: Path, name: str, counts: dict[str, dict[str, int]]) -> None:
+    parts = ", ".join(f"{k} {v['videos']} videos / {v['faces']} faces" for k, v in counts.items())
+    typer.echo(f"{name}: wrote the view {out} ({parts})")

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["MTCNNNets", "mtcnn_weights_dir", "run_mtcnn"]
+__all__ = ["MTCNNNets", "mtcnn_weights_dir", "run_mtcnn", "run_mtcnn_from_boxes"]
 
 
 def mtcnn_weights_dir() -> Path:
@@ -250,6 +250,16 @@ def run_mtcnn(
     b = b[_nms(b[:, :4], b[:, 4], 0.7)]
     boxes = np.concatenate([_bbreg(b[:, :4], b[:, 5:9]), b[:, 4:5]], axis=1)
     boxes[:, :4] = _square(boxes[:, :4])
+    return _refine(nets, img, boxes, thresholds)
+
+
+def _refine(
+    nets: MTCNNNets, img: np.ndarray, boxes: np.ndarray, thresholds: tuple[float, float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stages 2 and 3 (RNet, ONet) on square candidate boxes (n, 5) of a float32 image."""
+    empty = (np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32))
+    if len(boxes) == 0:
+        return empty
     # Stage 2: RNet.
     reg, prob = nets.rnet(torch.from_numpy(_patches(img, boxes, 24)))
     score = prob[:, 1].numpy()
@@ -277,3 +287,39 @@ def run_mtcnn(
     boxes[:, :4] = _bbreg(boxes[:, :4], reg)
     k = _nms(boxes[:, :4], boxes[:, 4], 0.7, "min")
     return boxes[k].astype(np.float32), points[k].astype(np.float32)
+
+
+#: Candidate boxes per prior box in :func:`run_mtcnn_from_boxes`: (scale, x shift, y shift) of
+#: the prior's side, covering a face that moved or changed size since the prior was found.
+PRIOR_JITTER = tuple(
+    (scale, dx, dy)
+    for scale in (1.0, 1.25)
+    for dx in (-0.15, 0.0, 0.15)
+    for dy in (-0.15, 0.0, 0.15)
+)
+
+
+@torch.inference_mode()
+def run_mtcnn_from_boxes(
+    nets: MTCNNNets,
+    rgb: np.ndarray,
+    priors: np.ndarray,
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Faces near known boxes: RNet and ONet on candidates around ``priors`` (n, 4), no PNet.
+
+    For tracking a face from one sampled frame to the next: the image pyramid and PNet (most of
+    MTCNN's time) are skipped, and the candidates are the prior boxes, squared, under the shifts
+    and scales of :data:`PRIOR_JITTER`. Returns what :func:`run_mtcnn` returns.
+    """
+    img = np.ascontiguousarray(rgb[..., :3]).astype(np.float32)
+    priors = _square(np.asarray(priors, dtype=np.float32).reshape(-1, 4))
+    cands = []
+    for scale, dx, dy in PRIOR_JITTER:
+        side = (priors[:, 2] - priors[:, 0]) * scale
+        cx = (priors[:, 0] + priors[:, 2]) / 2 + dx * side
+        cy = (priors[:, 1] + priors[:, 3]) / 2 + dy * side
+        cands.append(np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], 1))
+    boxes = np.concatenate(cands)
+    boxes = np.concatenate([boxes, np.ones((len(boxes), 1), np.float32)], axis=1)
+    return _refine(nets, img, boxes, thresholds)

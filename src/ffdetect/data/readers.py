@@ -21,7 +21,9 @@ Layouts understood:
 - ``ffiw`` (FFIW-10K): videos under a ``source`` folder are real and under a ``target`` folder are
   fake; the split is the ``train``/``val``/``test`` folder on the path (default ``test``).
 - ``folder``: ``[<split>/]real/...`` and ``[<split>/]fake/[<method>/]...``; without split folders
-  every video is ``test``.
+  every video is ``test``. With ``task="pad"`` the second folder is ``attack/[<type>/]``.
+- ``oulu``, ``casia``, ``replay``, ``msu``: the face anti-spoofing datasets, read by
+  :mod:`ffdetect.data.pad.readers` (label 1 = attack).
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from .video import VIDEO_EXTENSIONS
 
 __all__ = ["DATASETS", "DatasetError", "VideoItem", "read_dataset"]
 
-DATASETS = ("ffpp", "celebdf", "dfdc", "dfdcp", "ffiw", "folder")
+DATASETS = ("ffpp", "celebdf", "dfdc", "dfdcp", "ffiw", "folder", "oulu", "casia", "replay", "msu")
+TASKS = ("deepfake", "pad")
+PAD_DATASETS = ("oulu", "casia", "replay", "msu")  # ffdetect.data.pad.readers.PAD_DATASETS
 FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
 SPLITS = ("train", "val", "test")
 
@@ -201,18 +205,23 @@ def _ffiw(root: Path) -> list:
     return items
 
 
-def _folder(root: Path) -> list:
+def _folder(root: Path, task: str = "deepfake") -> list:
+    from ffdetect.data.pad.readers import BONAFIDE
+
+    positive = "attack" if task == "pad" else "fake"
     items = []
     bases = [(root / s, s) for s in SPLITS if (root / s).is_dir()] or [(root, "test")]
     for base, split in bases:
-        for cls, label in (("real", 0), ("fake", 1)):
+        for cls, label in (("real", 0), (positive, 1)):
             top = base / cls
             for p in _videos(top):
                 sub = p.relative_to(top).parts
                 method = sub[0] if len(sub) > 1 else cls
+                if task == "pad" and label == 0:  # as the PAD datasets' readers record it
+                    method = BONAFIDE
                 items.append(_item(root, p, label, split, method, "folder"))
     if not items:
-        raise DatasetError(f"no videos under {root}/[split/]real or fake")
+        raise DatasetError(f"no videos under {root}/[split/]real or {positive}")
     return items
 
 
@@ -223,12 +232,33 @@ def read_dataset(
     compression: str = "c23",
     methods: Iterable[str] | None = None,
     splits: str | Path | None = None,
+    task: str | None = None,
+    protocol: int | None = None,
+    fold: int | None = None,
 ) -> list[VideoItem]:
-    """All videos of dataset ``name`` under ``root``, sorted by id."""
+    """All videos of dataset ``name`` under ``root``, sorted by id.
+
+    ``task`` defaults to the dataset's own (``pad`` for oulu, casia, replay, msu; ``deepfake``
+    for the others); naming the other task is an error, except for ``folder``, where
+    ``task="pad"`` reads ``attack/`` instead of ``fake/`` and records bona fide videos as
+    ``bonafide``. ``protocol``/``fold`` choose an OULU-NPU protocol
+    (:mod:`ffdetect.data.pad.readers`).
+    """
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"dataset root is not a folder: {root}")
-    if name == "ffpp":
+    if task is not None and task not in TASKS:
+        raise DatasetError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    own = "pad" if name in PAD_DATASETS else "deepfake" if name != "folder" else None
+    if task is not None and own is not None and task != own:
+        raise DatasetError(f"{name} is a {own} dataset; --task {task} does not apply to it")
+    if name in PAD_DATASETS:
+        from ffdetect.data.pad.readers import read_pad_dataset
+
+        items = read_pad_dataset(name, root, protocol=protocol, fold=fold)
+    elif protocol is not None or fold is not None:
+        raise DatasetError(f"--protocol/--fold select OULU-NPU protocols, not {name} ones")
+    elif name == "ffpp":
         items = _ffpp(root, compression, methods or FFPP_METHODS, Path(splits) if splits else None)
     elif name == "celebdf":
         items = _celebdf(root)
@@ -239,7 +269,7 @@ def read_dataset(
     elif name == "ffiw":
         items = _ffiw(root)
     elif name == "folder":
-        items = _folder(root)
+        items = _folder(root, "pad" if task == "pad" else "deepfake")
     else:
         raise DatasetError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
     ids = [it.id for it in items]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +10,7 @@ import numpy as np
 
 __all__ = [
     "count_decodable",
+    "iter_frames",
     "VideoError",
     "VideoInfo",
     "probe_video",
@@ -97,17 +98,18 @@ def sample_indices(n_frames: int, n: int) -> list[int]:
     return sorted({int(round(x)) for x in np.linspace(0, n_frames - 1, n)})
 
 
-def read_frames(path: str | Path, indices: Iterable[int]) -> dict[int, np.ndarray]:
-    """Decode the frames at ``indices`` (decode order, 0-based) as RGB uint8 arrays.
+def iter_frames(path: str | Path, indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """Decode the frames at ``indices`` (decode order, 0-based) one by one, in increasing order,
+    as ``(index, RGB uint8 array)`` pairs.
 
-    Decodes sequentially up to the largest index and converts only the wanted frames. Indices past
-    the end of a short or truncated video are simply absent from the result. Raises
-    :class:`VideoError` when the file cannot be opened or nothing at all can be decoded.
+    Decodes sequentially up to the largest index and converts only the wanted frames, so a caller
+    can work on one frame while the next is decoded. Indices past the end of a short or truncated
+    video are simply absent. Raises :class:`VideoError` when the file cannot be opened or nothing
+    at all can be decoded.
     """
     wanted = sorted(set(int(i) for i in indices if i >= 0))
-    out: dict[int, np.ndarray] = {}
     if not wanted:
-        return out
+        return
     last = wanted[-1]
     wanted_set = set(wanted)
     container = _open(path)
@@ -115,22 +117,31 @@ def read_frames(path: str | Path, indices: Iterable[int]) -> dict[int, np.ndarra
     try:
         st = container.streams.video[0]
         st.thread_type = "AUTO"
-        try:
-            for i, frame in enumerate(container.decode(st)):
-                decoded = i + 1
-                if i in wanted_set:
-                    out[i] = frame.to_ndarray(format="rgb24")
-                if i >= last:
-                    break
-        except Exception as e:
-            if decoded == 0:
-                raise VideoError("corrupt", f"{type(e).__name__}: {e}") from e
-            # A truncated stream: keep what was decoded before the damage.
+        frames = container.decode(st)
+        while True:
+            try:
+                frame = next(frames, None)
+            except Exception as e:
+                if decoded == 0:
+                    raise VideoError("corrupt", f"{type(e).__name__}: {e}") from e
+                break  # a truncated stream: keep what was decoded before the damage
+            if frame is None:
+                break
+            i = decoded
+            decoded += 1
+            if i in wanted_set:
+                yield i, frame.to_ndarray(format="rgb24")
+            if i >= last:
+                break
     finally:
         container.close()
     if decoded == 0:
         raise VideoError("no_frames", "no frame could be decoded")
-    return out
+
+
+def read_frames(path: str | Path, indices: Iterable[int]) -> dict[int, np.ndarray]:
+    """The frames at ``indices`` as a dict of RGB uint8 arrays (see :func:`iter_frames`)."""
+    return dict(iter_frames(path, indices))
 
 
 def count_decodable(path: str | Path) -> int:

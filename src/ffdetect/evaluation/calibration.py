@@ -25,6 +25,10 @@ exact formula is not available, so **everything here is ffdetect's own definitio
   * ``method="target_fpr"`` (when ``target_fpr`` is given): the smallest validation score ``t``
     whose false-positive rate on the confident real videos is at most ``target_fpr`` (the
     largest TPR meeting the target).
+  * ``method="eer"`` (``rule="eer"``; the default of ``ffdetect calibrate`` for presentation
+    attack detection models, the OULU-NPU / Replay-Attack convention): the equal error rate
+    threshold of the confident validation videos
+    (:func:`ffdetect.evaluation.metrics.equal_error_rate`), "the development EER threshold".
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ Decision = Literal["real", "fake", "uncertain"]
 DEFAULT_GAMMA = 1.0
 METHOD_BALANCED = "balanced_accuracy"
 METHOD_TARGET_FPR = "target_fpr"
+METHOD_EER = "eer"
+#: Threshold rules ``calibrate(rule=...)`` accepts (``target_fpr`` comes with its value).
+RULES = (METHOD_BALANCED, METHOD_EER)
 
 
 def _unit_array(name: str, values: Any) -> np.ndarray:
@@ -153,6 +160,7 @@ def calibrate(
     gamma: float = DEFAULT_GAMMA,
     c_min_quantile: float = 0.0,
     chosen_on: str | None = None,
+    rule: str = METHOD_BALANCED,
 ) -> Calibration:
     """Choose the decision rule on validation videos (see the module docstring).
 
@@ -172,6 +180,10 @@ def calibrate(
         raise ValueError(f"gamma must be >= 0, got {gamma}")
     if target_fpr is not None and not 0.0 <= target_fpr <= 1.0:
         raise ValueError(f"target_fpr must be in [0, 1], got {target_fpr}")
+    if rule not in RULES:
+        raise ValueError(f"threshold rule must be one of {', '.join(RULES)}, got {rule!r}")
+    if target_fpr is not None and rule != METHOD_BALANCED:
+        raise ValueError(f"give a target FPR or the {rule} rule, not both")
     c_min_rule = "given" if c_min is not None else f"quantile {c_min_quantile:g}"
     c_min = choose_c_min(c, c_min_quantile) if c_min is None else float(c_min)
 
@@ -182,7 +194,11 @@ def calibrate(
             f"{int(keep.sum())} of {y.size} videos have confidence >= c_min = {c_min:g}; "
             "calibration needs real and fake ones among them"
         )
-    if target_fpr is None:
+    if target_fpr is None and rule == METHOD_EER:
+        from ffdetect.evaluation.metrics import equal_error_rate
+
+        method, threshold = METHOD_EER, equal_error_rate(ys, ss)[1]
+    elif target_fpr is None:
         method, threshold = METHOD_BALANCED, _best_balanced_threshold(ys, ss)
     else:
         method, threshold = METHOD_TARGET_FPR, _target_fpr_threshold(ys, ss, target_fpr)
@@ -224,6 +240,8 @@ def calibrate_from_results(
     target_fpr: float | None = None,
     gamma: float = DEFAULT_GAMMA,
     c_min_quantile: float = 0.0,
+    rule: str = METHOD_BALANCED,
+    from_frames: bool = True,
 ) -> Calibration:
     """Calibrate from a validation result file (see :mod:`ffdetect.evaluation.metrics`).
 
@@ -231,12 +249,13 @@ def calibrate_from_results(
     are recomputed from the frames with ``gamma``. Otherwise the file's ``predict`` and
     ``confidence`` columns are used as they are (they must have been computed with ``gamma``);
     without a ``confidence`` column every video counts as fully confident (conf 1).
+    ``from_frames=False`` always uses the video columns (the scores a result file reports).
     """
     from ffdetect.evaluation.metrics import read_results
 
     results = read_results(result_csv)
     frames = results.frames
-    if frames is not None and frames.confidences is not None:
+    if from_frames and frames is not None and frames.confidences is not None:
         names, scores, confs = aggregate_frames(
             frames.videos, frames.scores, frames.confidences, gamma
         )
@@ -255,6 +274,7 @@ def calibrate_from_results(
         gamma=gamma,
         c_min_quantile=c_min_quantile,
         chosen_on=str(result_csv),
+        rule=rule,
     )
     calibration.stats["scores_from"] = source
     return calibration

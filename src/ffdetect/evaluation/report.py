@@ -63,28 +63,32 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
-def columns_for(rows: Sequence[Row]) -> list[Column]:
+def columns_for(rows: Sequence[Row], columns: Sequence[Column] = COLUMNS) -> list[Column]:
     """The columns to show: all mandatory ones, optional ones when some row has a value."""
     return [
         c
-        for c in COLUMNS
+        for c in columns
         if c.optional is None or any(c.optional(r.metrics) is not None for r in rows)
     ]
 
 
-def table_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]]]:
+def table_cells(
+    rows: Sequence[Row], columns: Sequence[Column] = COLUMNS
+) -> tuple[list[str], list[list[str]]]:
     """Header and formatted cells of the report table (first column: dataset)."""
-    cols = columns_for(rows)
+    cols = columns_for(rows, columns)
     header = ["dataset", *(c.header for c in cols)]
     return header, [[r.name, *(c.cell(r.metrics) for c in cols)] for r in rows]
 
 
-def rich_table(rows: Sequence[Row], title: str = "Video-level metrics") -> Any:
+def rich_table(
+    rows: Sequence[Row], title: str = "Video-level metrics", columns: Sequence[Column] = COLUMNS
+) -> Any:
     """A :class:`rich.table.Table` of the rows."""
     from rich.markup import escape
     from rich.table import Table
 
-    header, cells = table_cells(rows)
+    header, cells = table_cells(rows, columns)
     table = Table(title=title)
     for i, name in enumerate(header):
         table.add_column(escape(name), justify="left" if i == 0 else "right", no_wrap=i == 0)
@@ -93,22 +97,29 @@ def rich_table(rows: Sequence[Row], title: str = "Video-level metrics") -> Any:
     return table
 
 
-def print_table(rows: Sequence[Row], console: Any | None = None) -> None:
+def print_table(
+    rows: Sequence[Row],
+    console: Any | None = None,
+    columns: Sequence[Column] = COLUMNS,
+    title: str = "Video-level metrics",
+) -> None:
     """Print :func:`rich_table`, widening the console rather than squeezing columns away."""
     from rich.console import Console
     from rich.measure import Measurement
 
     console = console or Console()
-    table = rich_table(rows)
+    table = rich_table(rows, title, columns)
     needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
     if needed > console.width:
         console = Console(width=needed, file=console.file)
     console.print(table)
 
 
-def markdown_table(rows: Sequence[Row], notes: Sequence[str] = ()) -> str:
+def markdown_table(
+    rows: Sequence[Row], notes: Sequence[str] = (), columns: Sequence[Column] = COLUMNS
+) -> str:
     """The report as a Markdown table, followed by ``notes`` as a bullet list."""
-    header, cells = table_cells(rows)
+    header, cells = table_cells(rows, columns)
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
@@ -177,12 +188,22 @@ def plot_roc(rows: Sequence[Row], path: Path) -> Path:
 
 
 def write_report(
-    rows: Sequence[Row], out_dir: Path, threshold: float | None = None, c_min: float | None = None
+    rows: Sequence[Row],
+    out_dir: Path,
+    threshold: float | None = None,
+    c_min: float | None = None,
+    *,
+    columns: Sequence[Column] = COLUMNS,
+    notes: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Write ``metrics.md``, ``metrics.json`` and ``roc.png`` into ``out_dir``."""
+    """Write ``metrics.md``, ``metrics.json`` and ``roc.png`` into ``out_dir``.
+
+    ``columns`` and ``notes`` replace the deepfake table's (the PAD report passes its own).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     md = out_dir / "metrics.md"
-    md.write_text(markdown_table(rows, report_notes(threshold, c_min)), encoding="utf-8")
+    notes = report_notes(threshold, c_min) if notes is None else notes
+    md.write_text(markdown_table(rows, notes, columns), encoding="utf-8")
     js = out_dir / "metrics.json"
     document = metrics_json(rows, threshold, c_min)
     js.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")

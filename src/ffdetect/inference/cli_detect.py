@@ -37,6 +37,8 @@ class DetectRequest:
     batch_size: int = 32
     face_detector: str = "mtcnn"
     progress: bool = True
+    detect_every: int = 4
+    pipelined: bool = True
 
 
 def _explain_folder(root: Path, path: str, used: set[str]) -> Path:
@@ -57,7 +59,11 @@ def run_detect(request: DetectRequest, console: Console | None = None) -> list[D
     """
     console = console or Console()
     options = DetectOptions(
-        frames=request.frames, aligned=request.aligned, batch_size=request.batch_size
+        frames=request.frames,
+        aligned=request.aligned,
+        batch_size=request.batch_size,
+        detect_every=request.detect_every,
+        pipelined=request.pipelined,
     )
     pipeline = DetectionPipeline.from_model(
         request.model, options, request.backend, request.onnx_file, request.face_detector

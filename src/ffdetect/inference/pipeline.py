@@ -9,11 +9,15 @@ tracks make the input's verdict.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -22,7 +26,7 @@ from ffdetect.checkpoint.metadata import ModelMeta
 from ffdetect.data.detectors import DEFAULT_DETECTOR, Face, FaceDetector, make_detector
 from ffdetect.data.faces import crop_face
 from ffdetect.data.tracking import link_tracks
-from ffdetect.data.video import read_frames, sample_indices
+from ffdetect.data.video import iter_frames, sample_indices
 from ffdetect.evaluation.calibration import decide, video_score
 from ffdetect.inference.inputs import MediaError, load_image, sniff
 from ffdetect.inference.results import DetectionResult, FaceResult, TrackResult, finish
@@ -33,6 +37,7 @@ from ffdetect.models.detector import Detector
 Progress = Callable[[int, int], None]
 #: Anything that scores RGB uint8 crops: PyTorch (default) or ONNX Runtime.
 Scorer = Callable[[Sequence[np.ndarray]], list[FaceScore]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -47,6 +52,81 @@ class DetectOptions:
     detect_max_side: int = 640  # frames are downscaled to this for face detection only
     min_face_score: float = 0.9
     min_track_fraction: float = 0.25  # tracks shorter than this x the longest are dropped
+    # Full face detection on every ``detect_every``-th sampled frame (and wherever a face is
+    # lost); in between, faces are followed from the previous frame's boxes (MTCNN's RNet and
+    # ONet only). 1 runs the full detector on every frame.
+    detect_every: int = 4
+    # Decode and face detection run in a background thread while the model scores the faces
+    # found so far (torch releases the GIL); False runs the stages one after the other.
+    pipelined: bool = True
+
+
+#: The stages whose seconds :attr:`DetectionPipeline.stage_seconds` records per input.
+STAGES = ("decode", "detect", "align", "model")
+
+
+@dataclass
+class FrameFaces:
+    """One sampled frame: its faces (best first), their crops and, once scored, their scores."""
+
+    index: int
+    faces: list[Face]
+    crops: list[np.ndarray]
+    scores: list[FaceScore] = field(default_factory=list)
+
+
+class Background(Iterator[T]):
+    """Runs the iterator ``items`` in a daemon thread, up to ``prefetch`` items ahead.
+
+    Exceptions raised by ``items`` are re-raised in the consumer. :meth:`ready` says whether the
+    next item is already waiting. :meth:`close` (also at the end of iteration) stops the thread
+    after at most one more item.
+    """
+
+    _DONE = object()
+
+    def __init__(self, items: Iterator[T], prefetch: int = 4) -> None:
+        self._box: queue.Queue = queue.Queue(maxsize=prefetch)
+        self._stop = threading.Event()
+        self._finished = False
+        self._thread = threading.Thread(
+            target=self._produce, args=(items,), daemon=True, name="ffdetect-frames"
+        )
+        self._thread.start()
+
+    def _produce(self, items: Iterator[T]) -> None:
+        try:
+            for item in items:
+                if self._stop.is_set():
+                    return
+                self._box.put((item, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            self._box.put((self._DONE, exc))
+            return
+        self._box.put((self._DONE, None))
+
+    def ready(self) -> bool:
+        """Whether the next item (or the end) is already waiting."""
+        return not self._box.empty()
+
+    def __next__(self) -> T:
+        if self._finished:
+            raise StopIteration
+        item, exc = self._box.get()
+        if item is self._DONE:
+            self.close()
+            if exc is not None:
+                raise exc
+            raise StopIteration
+        return item
+
+    def close(self) -> None:
+        """Stop the producer thread and wait for it."""
+        self._finished = True
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a producer waiting on a full queue
+            with suppress(queue.Empty):
+                self._box.get(timeout=0.1)
 
 
 class DetectionPipeline:
@@ -66,6 +146,8 @@ class DetectionPipeline:
         self.meta = meta
         self.options = options or DetectOptions()
         self._face_detector = face_detector
+        #: Seconds spent per stage (:data:`STAGES`) on the last input :meth:`run` answered.
+        self.stage_seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
         self.scorer: Scorer = scorer or (
             lambda crops: score_crops(detector, meta, crops, self.options.batch_size)
         )
@@ -79,19 +161,26 @@ class DetectionPipeline:
         onnx_file: str | Path | None = None,
         face_detector: str = DEFAULT_DETECTOR,
     ) -> DetectionPipeline:
-        """Load an ffdetect model directory (``backend="onnx"``: score with its ONNX export)."""
+        """Load an ffdetect model directory (``backend="onnx"``: score with its ONNX export;
+        ``"int8"``: with a dynamically quantized copy, see
+        :func:`ffdetect.models.fast.quantize_int8`; explanations always use the fp32 model)."""
         from ffdetect.checkpoint.model_format import load_detector
 
         detector, meta = load_detector(model)
         options = options or DetectOptions()
-        scorer = None
+        scorer: Scorer | None = None
         if backend == "onnx":
             from ffdetect.inference.onnx_backend import OnnxScorer
 
             onnx_file = Path(onnx_file) if onnx_file else Path(model) / "model.onnx"
             scorer = OnnxScorer(onnx_file, meta, options.batch_size)
+        elif backend == "int8":
+            from ffdetect.models.fast import quantize_int8
+
+            int8 = quantize_int8(detector)
+            scorer = partial(score_crops, int8, meta, batch_size=options.batch_size)
         elif backend != "torch":
-            raise ValueError(f"backend must be 'torch' or 'onnx', got {backend!r}")
+            raise ValueError(f"backend must be 'torch', 'onnx' or 'int8', got {backend!r}")
         return cls(detector, meta, options, scorer=scorer, face_detector_name=face_detector)
 
     @property
@@ -103,18 +192,37 @@ class DetectionPipeline:
 
     # -- faces -------------------------------------------------------------------------------
 
-    def find_faces(self, rgb: np.ndarray) -> list[Face]:
-        """Faces of one frame in its own pixels (detected on a downscaled copy), best first."""
+    def find_faces(self, rgb: np.ndarray, near: Sequence[Face] | None = None) -> list[Face]:
+        """Faces of one frame in its own pixels (detected on a downscaled copy), best first.
+
+        With ``near`` (faces of a previous frame) and a detector that can follow faces
+        (``detect_near``), only the surroundings of those faces are searched.
+        """
         h, w = rgb.shape[:2]
         s = min(1.0, self.options.detect_max_side / max(h, w))
         small = rgb if s >= 1.0 else cv2.resize(rgb, (round(w * s), round(h * s)), cv2.INTER_AREA)
+        if near is not None:
+            found = self.face_detector.detect_near(
+                small, [tuple(v * s for v in f.box) for f in near]
+            )
+        else:
+            found = self.face_detector.detect(small)
         faces = []
-        for f in self.face_detector.detect(small):
+        for f in found:
             if f.score < self.options.min_face_score:
                 continue
             box = tuple(float(v) / s for v in f.box)
             faces.append(Face(box=box, score=f.score, landmarks=np.asarray(f.landmarks) / s))
         return faces
+
+    def _follow_or_find(self, rgb: np.ndarray, previous: list[Face], since_full: int) -> tuple:
+        """Faces of the next sampled frame and the number of frames since a full detection."""
+        every = self.options.detect_every
+        if previous and since_full + 1 < every and hasattr(self.face_detector, "detect_near"):
+            faces = self.find_faces(rgb, near=previous)
+            if len(faces) >= len(previous):
+                return faces, since_full + 1
+        return self.find_faces(rgb), 0
 
     def _crop(self, rgb: np.ndarray, face: Face) -> np.ndarray:
         return crop_face(rgb, face, size=self.options.crop_size, scale=self.options.scale).crop
@@ -124,6 +232,7 @@ class DetectionPipeline:
     def run(self, path: str | Path, progress: Progress | None = None) -> DetectionResult:
         """Detect one file; an unreadable file gives a result with ``error`` set, never raises."""
         start = time.perf_counter()
+        self.stage_seconds = dict.fromkeys(STAGES, 0.0)
         result = DetectionResult(input=str(path), kind="unknown")
         try:
             media = sniff(path)
@@ -137,13 +246,13 @@ class DetectionPipeline:
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
             result.error = f"{type(exc).__name__}: {exc}"
         result.seconds = time.perf_counter() - start
-        return result if result.error else finish(result, self.meta.calibration)
+        return result if result.error else finish(result, self.meta.calibration, self.meta.task)
 
     def run_image(self, rgb: np.ndarray, name: str = "image") -> DetectionResult:
         """Detect an RGB uint8 image given as an array."""
         result = DetectionResult(input=name, kind="image")
         self._run_image(rgb, result)
-        return finish(result, self.meta.calibration)
+        return finish(result, self.meta.calibration, self.meta.task)
 
     def _run_image(self, rgb: np.ndarray, result: DetectionResult) -> None:
         result.frames_sampled = 1
@@ -162,44 +271,95 @@ class DetectionPipeline:
     ) -> None:
         want = self.options.frames
         indices = sample_indices(n_frames, want)
-        detections, crops = self._detect_frames(path, indices, progress)
-        found = sum(1 for faces in detections.values() if faces)
-        if found < want and n_frames > len(indices):  # METHOD 5: sample more where faces miss
-            extra = [i for i in sample_indices(n_frames, 2 * want) if i not in detections]
-            more, more_crops = self._detect_frames(path, extra[: want - found], progress)
-            detections.update(more)
-            crops.update(more_crops)
-        result.frames_sampled = len(detections)
-        tracks = link_tracks({i: f for i, f in detections.items() if f})
+        found = self._scan(path, indices, progress)
+        n_found = sum(1 for frame in found.values() if frame.faces)
+        if n_found < want and n_frames > len(indices):  # METHOD 5: sample more where faces miss
+            extra = [i for i in sample_indices(n_frames, 2 * want) if i not in found]
+            found.update(self._scan(path, extra[: want - n_found], progress))
+        result.frames_sampled = len(found)
+        tracks = link_tracks({i: f.faces for i, f in found.items() if f.faces})
         longest = max((t.length for t in tracks), default=0)
         tracks = [t for t in tracks if t.length >= self.options.min_track_fraction * longest]
         tracks.sort(key=lambda t: (-t.length, -t.mean_area))
-        items = []
+        per_track: dict[int, list[FaceScore]] = {}
         for track_id, track in enumerate(tracks):
             for frame, face in sorted(track.faces.items()):
-                items.append((track_id, frame, face, crops[(frame, id(face))]))
-        scores = self.scorer([crop for *_, crop in items])
-        per_track: dict[int, list[FaceScore]] = {}
-        for (track_id, frame, face, crop), s in zip(items, scores, strict=True):
-            result.faces.append(FaceResult(frame, track_id, face.box, s.p_fake, s.confidence, crop))
-            per_track.setdefault(track_id, []).append(s)
+                k = next(j for j, f in enumerate(found[frame].faces) if f is face)
+                crop, s = found[frame].crops[k], found[frame].scores[k]
+                result.faces.append(
+                    FaceResult(frame, track_id, face.box, s.p_fake, s.confidence, crop)
+                )
+                per_track.setdefault(track_id, []).append(s)
         for track_id, track_scores in per_track.items():
             self._add_track(result, track_id, track_scores)
 
-    def _detect_frames(
+    def _frames(
         self, path: Path, indices: list[int], progress: Progress | None
-    ) -> tuple[dict[int, list[Face]], dict[tuple[int, int], np.ndarray]]:
-        frames = read_frames(path, indices)
-        detections: dict[int, list[Face]] = {}
-        crops: dict[tuple[int, int], np.ndarray] = {}
-        for done, (index, rgb) in enumerate(sorted(frames.items()), start=1):
-            faces = self.find_faces(rgb)
-            detections[index] = faces
-            for face in faces:
-                crops[(index, id(face))] = self._crop(rgb, face)
+    ) -> Iterator[FrameFaces]:
+        """Decode, find (or follow) and crop the faces of the frames at ``indices``, in order."""
+        frames = iter_frames(path, indices)
+        previous: list[Face] = []
+        since_full = 0
+        for done in range(1, len(indices) + 1):
+            with self._timed("decode"):
+                item = next(frames, None)
+            if item is None:
+                return
+            index, rgb = item
+            with self._timed("detect"):
+                faces, since_full = self._follow_or_find(rgb, previous, since_full)
+            with self._timed("align"):
+                crops = [self._crop(rgb, face) for face in faces]
+            previous = faces
             if progress is not None:
-                progress(done, len(frames))
-        return detections, crops
+                progress(done, len(indices))
+            yield FrameFaces(index, faces, crops)
+
+    def _scan(
+        self, path: Path, indices: list[int], progress: Progress | None
+    ) -> dict[int, FrameFaces]:
+        """Every frame's faces, crops and scores; pipelined or one stage after the other."""
+        frames = self._frames(path, indices, progress)
+        if self.options.pipelined:
+            frames = Background(frames)
+        batch = self.options.batch_size
+        found: dict[int, FrameFaces] = {}
+        pending: list[FrameFaces] = []
+        try:
+            for frame in frames:
+                found[frame.index] = frame
+                pending.append(frame)
+                if self.options.pipelined:
+                    # A full batch, or a quarter of one while the next frame is not ready yet:
+                    # the model works while decoding and detection catch up.
+                    n = sum(len(f.crops) for f in pending)
+                    if n >= batch or (n >= max(1, batch // 4) and not frames.ready()):
+                        self._score(pending)
+                        pending = []
+        finally:
+            if isinstance(frames, Background):
+                frames.close()
+        self._score(pending)
+        return found
+
+    def _score(self, frames: list[FrameFaces]) -> None:
+        crops = [crop for frame in frames for crop in frame.crops]
+        if not crops:
+            return
+        with self._timed("model"):
+            scores = iter(self.scorer(crops))
+        for frame in frames:
+            frame.scores = [next(scores) for _ in frame.crops]
+
+    @contextmanager
+    def _timed(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds[stage] = (
+                self.stage_seconds.get(stage, 0.0) + time.perf_counter() - start
+            )
 
     def _add_track(self, result: DetectionResult, track: int, scores: list[FaceScore]) -> None:
         cal = self.meta.calibration

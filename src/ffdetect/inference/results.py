@@ -119,13 +119,27 @@ def combine_tracks(tracks: list[TrackResult]) -> TrackResult | None:
     return max(tracks, key=lambda t: t.score)
 
 
-def finish(result: DetectionResult, calibration: Calibration) -> DetectionResult:
-    """Fill the input-level verdict, score and rule from its tracks."""
+#: Verdict words per model task: the decision rule says real/fake; presentation attack
+#: detection (``task == "pad"``) reports ``bona fide`` / ``attack`` instead.
+VERDICT_WORDS = {"deepfake": {}, "pad": {"real": "bona fide", "fake": "attack"}}
+
+
+def task_verdict(verdict: str, task: str = "deepfake") -> str:
+    """``verdict`` (real, fake or uncertain) in the words of ``task``."""
+    return VERDICT_WORDS.get(task, {}).get(verdict, verdict)
+
+
+def finish(
+    result: DetectionResult, calibration: Calibration, task: str = "deepfake"
+) -> DetectionResult:
+    """Fill the input-level verdict, score and rule from its tracks (in ``task``'s words)."""
     result.threshold = calibration.threshold
     result.c_min = calibration.c_min
     result.gamma = calibration.gamma
     result.n_faces = len(result.faces)
     driver = combine_tracks(result.tracks)
+    for t in result.tracks:
+        t.verdict = task_verdict(t.verdict, task)
     if driver is not None:
         result.verdict = driver.verdict
         result.score = driver.score
@@ -190,7 +204,10 @@ def write_text(path: str | Path, text: str) -> Path:
     return path
 
 
-VERDICT_STYLE = {"fake": "bold red", "real": "bold green", "uncertain": "bold yellow"}
+VERDICT_STYLE = {
+    "fake": "bold red", "real": "bold green", "uncertain": "bold yellow",
+    "attack": "bold red", "bona fide": "bold green",
+}  # fmt: skip
 
 
 def print_results(results: list[DetectionResult], console: Any = None) -> None:

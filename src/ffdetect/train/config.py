@@ -73,6 +73,7 @@ class TrainConfig:
     """Everything ``ffdetect train`` needs besides the data and output paths."""
 
     method: str = "competitive"  # or "baseline": one branch, cross-entropy
+    task: str = "deepfake"  # or "pad": class 1 = presentation attack (stored in the model)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossWeights = field(default_factory=LossWeights)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -83,3 +84,5 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.method not in ("competitive", "baseline"):
             raise ValueError(f"method must be 'competitive' or 'baseline', got {self.method!r}")
+        if self.task not in ("deepfake", "pad"):
+            raise ValueError(f"task must be 'deepfake' or 'pad', got {self.task!r}")

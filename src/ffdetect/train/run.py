@@ -163,7 +163,7 @@ def _export(detector: Detector, cfg: TrainConfig, out: Path, extra: dict[str, An
     arch = architecture_for(
         cfg.model.size, cfg.model.img_size, cfg.model.patch_size, cfg.model.depth
     )
-    meta = ModelMeta(kind="detector", architecture=arch)
+    meta = ModelMeta(kind="detector", task=cfg.task, architecture=arch)
     meta.provenance = default_provenance("ffdetect train", config=to_dict(cfg), **extra)
     save_model(detector, meta, out)
 
