@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["tiny", "base"])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--compile-sizes", nargs="*", default=["base"])
+    parser.add_argument("--compile-sizes", nargs="*", default=[])
     parser.add_argument("--no-int8", dest="int8", action="store_false")
     parser.add_argument("--trained", type=Path, default=None, help="default: train one here")
     parser.add_argument("--train-epochs", type=int, default=10)

@@ -10,8 +10,8 @@ fit the time budget on two cores):
 - ``reference``: the backbones are :mod:`reference_model`'s plain BEiT (eager attention, fp32);
 - ``deployed``: ffdetect's timm backbones (fused scaled-dot-product attention), fp32, exactly
   what ``ffdetect train`` runs on a CPU;
-- ``deployed, bf16 autocast``: the same under ``torch.autocast(bfloat16)`` (CPUs with AVX-512
-  BF16 or AMX; on CUDA this is ``run.amp``).
+- ``deployed, bf16 autocast``: the same with ``run.cpu_bf16=true`` (``torch.autocast(bfloat16)``
+  inside the step, on CPUs with AVX-512 BF16 or AMX; on CUDA this is ``run.amp``).
 
 Images/s are medians of alternating rounds. Peak memory is the peak resident set of a fresh
 process that builds the variant and runs two steps (``--memory-child``), minus that of a process
@@ -21,7 +21,6 @@ that only imports the libraries.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import resource
 import subprocess
@@ -79,10 +78,9 @@ def stepper(variant: str, size: str, img_size: int, batch: int):
     step = [0]
 
     def run() -> None:
-        ctx = StepContext(0, 10, 1000, step[0], dev, amp=cuda and variant != "reference")
-        cpu_amp = torch.autocast("cpu", torch.bfloat16) if bf16 and not cuda else None
-        with cpu_amp or contextlib.nullcontext():
-            step[0] = train_one_epoch(model, criterion, data, optimizer, scheduler, ctx)
+        amp = cuda and variant != "reference"
+        ctx = StepContext(0, 10, 1000, step[0], dev, amp=amp, cpu_bf16=bf16 and not cuda)
+        step[0] = train_one_epoch(model, criterion, data, optimizer, scheduler, ctx)
         sync(dev)
 
     return run

@@ -131,3 +131,33 @@ def test_int8_backend_scores_like_fp32(tmp_path: Path) -> None:
     assert abs(fp32.faces[0].p_fake - int8.faces[0].p_fake) < 0.05
     with pytest.raises(ValueError, match="int8"):
         DetectionPipeline.from_model(model, options, backend="tpu")
+
+
+def test_cpu_bf16_training_step_is_opt_in_and_learns() -> None:
+    from ffdetect.losses.competitive import CompetitiveLoss
+    from ffdetect.models.detector import CompetitiveDetector
+    from ffdetect.train.config import OptimConfig, RunConfig, ScheduleConfig
+    from ffdetect.train.engine import StepContext, autocast, cpu_has_native_bf16, train_one_epoch
+    from ffdetect.train.optim import build_optimizer, build_scheduler
+
+    cpu = torch.device("cpu")
+    assert RunConfig().cpu_bf16 is False  # fp32 stays the default
+    with autocast(cpu, enabled=True):  # run.amp alone never switches a CPU to bf16
+        assert not torch.is_autocast_enabled("cpu")
+    if not cpu_has_native_bf16():
+        pytest.skip("this CPU has no native bf16: run.cpu_bf16 stays fp32 here")
+    with autocast(cpu, enabled=False, cpu_bf16=True):
+        assert torch.is_autocast_enabled("cpu")
+    torch.manual_seed(0)
+    model = CompetitiveDetector.build(ARCH)
+    images, labels = torch.randn(8, 3, 32, 32), torch.arange(8) % 2
+    optimizer = build_optimizer(model, OptimConfig())
+    scheduler = build_scheduler(optimizer, ScheduleConfig(), steps_per_epoch=10)
+    before = model.main.patch_embed.proj.weight.detach().clone()
+    ctx = StepContext(0, 1, 10, 0, cpu, cpu_bf16=True)
+    train_one_epoch(
+        model, CompetitiveLoss(), [(images, labels, list("abcdefgh"))], optimizer, scheduler, ctx
+    )
+    after = model.main.patch_embed.proj.weight
+    assert after.dtype == torch.float32 and torch.isfinite(after).all()
+    assert not torch.equal(before, after)  # fp32 master weights were updated

@@ -62,6 +62,7 @@ class RunConfig:
     seed: int = 0
     deterministic: bool = False
     amp: bool = True  # bf16 autocast on CUDA; ignored on CPU
+    cpu_bf16: bool = False  # bf16 autocast of training steps on CPUs with native bf16 (opt-in)
     select_metric: str = "video_auc"
     eval_every: int = 1
     log_every: int = 1

@@ -27,14 +27,26 @@ class StepContext:
     global_step: int
     device: torch.device
     amp: bool = False
+    cpu_bf16: bool = False
     clip_grad: float | None = None
     max_steps: int | None = None
 
 
-def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA when enabled; a no-op elsewhere."""
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX); elsewhere bf16 is emulated
+    and slower than fp32."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def autocast(
+    device: torch.device, enabled: bool, cpu_bf16: bool = False
+) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA when ``enabled``; on a CPU with native bf16 when ``cpu_bf16``; a
+    no-op elsewhere."""
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
+    if cpu_bf16 and device.type == "cpu" and cpu_has_native_bf16():
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -76,7 +88,7 @@ def train_one_epoch(
         images = images.to(ctx.device, non_blocking=True)
         labels = labels.to(ctx.device, non_blocking=True)
         progress = (ctx.epoch + i / max(1, ctx.steps_per_epoch)) / max(1, ctx.epochs)
-        with autocast(ctx.device, ctx.amp):
+        with autocast(ctx.device, ctx.amp, ctx.cpu_bf16):
             loss, terms = training_loss(model, criterion, images, labels, progress)
         if not math.isfinite(loss.item()):
             raise FloatingPointError(f"loss is {loss.item()} at step {step}; stopping")

@@ -217,6 +217,7 @@ def train(
             global_step=step,
             device=info.device,
             amp=cfg.run.amp,
+            cpu_bf16=cfg.run.cpu_bf16,
             clip_grad=cfg.optim.clip_grad,
             max_steps=cfg.run.max_steps,
         )
