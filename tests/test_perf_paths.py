@@ -121,14 +121,22 @@ def test_iter_frames_streams_what_read_frames_returns(tmp_path: Path) -> None:
 
 
 def test_int8_backend_scores_like_fp32(tmp_path: Path) -> None:
+    from ffdetect.checkpoint.metadata import ModelMeta
+    from ffdetect.checkpoint.model_format import save_model
     from ffdetect.inference.pipeline import DetectionPipeline, DetectOptions
 
-    model = save_tiny_model(tmp_path / "m")
+    torch.manual_seed(0)
+    model = save_model(_spread_detector(), ModelMeta(architecture=ARCH), tmp_path / "m")
     options = DetectOptions(aligned=True)
-    crop = photo(64)[:, :64]
-    fp32 = DetectionPipeline.from_model(model, options).run_image(crop)
-    int8 = DetectionPipeline.from_model(model, options, backend="int8").run_image(crop)
-    assert abs(fp32.faces[0].p_fake - int8.faces[0].p_fake) < 0.05
+    crops = [np.ascontiguousarray(photo(96)[:, i : i + 64]) for i in range(0, 40, 8)]
+    fp32_run = DetectionPipeline.from_model(model, options)
+    int8_run = DetectionPipeline.from_model(model, options, backend="int8")
+    fp32 = np.array([fp32_run.run_image(c).faces[0].p_fake for c in crops])
+    int8 = np.array([int8_run.run_image(c).faces[0].p_fake for c in crops])
+    assert fp32.max() - fp32.min() > 0.05  # scores that move, so the comparison means something
+    # a random 48-wide model with a 20x head is a harsh case for int8 (0.04 here); the 0.01
+    # target on a trained model is checked by benchmarks/inference.py
+    assert np.abs(fp32 - int8).max() < 0.05
     with pytest.raises(ValueError, match="int8"):
         DetectionPipeline.from_model(model, options, backend="tpu")
 
@@ -161,3 +169,60 @@ def test_cpu_bf16_training_step_is_opt_in_and_learns() -> None:
     after = model.main.patch_embed.proj.weight
     assert after.dtype == torch.float32 and torch.isfinite(after).all()
     assert not torch.equal(before, after)  # fp32 master weights were updated
+
+
+def test_pipelined_run_in_a_worker_thread_keeps_the_thread_count(tmp_path: Path) -> None:
+    """MTCNN's one-thread setting in the background thread must not leak into the scorer, even
+    when the scorer is a fresh worker thread (as in ``serve``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ffdetect.inference.pipeline import DetectionPipeline, DetectOptions
+
+    if torch.get_num_threads() < 2:
+        pytest.skip("needs at least two PyTorch threads")
+    model = save_tiny_model(tmp_path / "m")
+    video = small_video(tmp_path / "v.mp4", frames=8)
+    pipeline = DetectionPipeline.from_model(model, DetectOptions(frames=6, crop_size=64))
+    main_threads = torch.get_num_threads()
+
+    def run_and_count() -> int:
+        for _ in range(2):
+            assert pipeline.run(video).error is None
+        return torch.get_num_threads()
+
+    for _ in range(3):
+        with ThreadPoolExecutor(1) as pool:
+            assert pool.submit(run_and_count).result() == main_threads
+    assert torch.get_num_threads() == main_threads
+
+
+def test_following_falls_back_to_full_detection_when_a_face_is_not_refound(tmp_path: Path) -> None:
+    from ffdetect.data.detectors import Face
+
+    def face(x: float) -> Face:
+        landmarks = np.array([[x + 5, 10], [x + 15, 10], [x + 10, 15], [x + 6, 20], [x + 14, 20]])
+        return Face(box=(x, 0.0, x + 20.0, 30.0), score=0.99, landmarks=landmarks)
+
+    class Follower:
+        name = "stub"
+
+        def __init__(self, near: list[Face]) -> None:
+            self.near = near
+
+        def detect(self, rgb: np.ndarray) -> list[Face]:
+            return [face(0), face(50), face(100)]  # full detection: a third face has entered
+
+        def detect_near(self, rgb: np.ndarray, boxes) -> list[Face]:
+            return self.near
+
+    pipeline = stub_pipeline(save_tiny_model(tmp_path / "m"), detect_every=4)
+    rgb = np.zeros((40, 200, 3), np.uint8)
+    previous = [face(0), face(50)]
+    pipeline._face_detector = Follower([face(1), face(51)])  # both re-found: followed
+    faces, since = pipeline._follow_or_find(rgb, previous, 0)
+    assert since == 1 and [f.box[0] for f in faces] == [1, 51]
+    pipeline._face_detector = Follower([face(1), face(2)])  # one lost, one doubled: full
+    faces, since = pipeline._follow_or_find(rgb, previous, 0)
+    assert since == 0 and len(faces) == 3
+    faces, since = pipeline._follow_or_find(rgb, previous, 3)  # due for a full detection
+    assert since == 0 and len(faces) == 3

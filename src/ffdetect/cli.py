@@ -473,7 +473,11 @@ def detect(
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Faces per model call."),
     face_detector: str = typer.Option("mtcnn", "--detector", help="Face detector: mtcnn, ..."),
     detect_every: int = typer.Option(
-        4, "--detect-every", min=1, help="Full face detection every N frames; follow in between."
+        1,
+        "--detect-every",
+        min=1,
+        help="Full face detection every N sampled frames, following faces in between (faster; "
+        "misses a face that enters between two full detections). Default 1: every frame.",
     ),
     pipelined: bool = typer.Option(
         True, "--pipelined/--sequential", help="Decode and detect while the model scores."

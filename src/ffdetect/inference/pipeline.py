@@ -21,11 +21,12 @@ from typing import Any, TypeVar
 
 import cv2
 import numpy as np
+import torch
 
 from ffdetect.checkpoint.metadata import ModelMeta
 from ffdetect.data.detectors import DEFAULT_DETECTOR, Face, FaceDetector, make_detector
 from ffdetect.data.faces import crop_face
-from ffdetect.data.tracking import link_tracks
+from ffdetect.data.tracking import iou, link_tracks
 from ffdetect.data.video import iter_frames, sample_indices
 from ffdetect.evaluation.calibration import decide, video_score
 from ffdetect.inference.inputs import MediaError, load_image, sniff
@@ -33,6 +34,8 @@ from ffdetect.inference.results import DetectionResult, FaceResult, TrackResult,
 from ffdetect.inference.scoring import FaceScore, score_crops
 from ffdetect.models.detector import Detector
 
+#: A followed face must overlap its face in the previous frame this much, else a full detection.
+FOLLOW_IOU = 0.3
 #: ``progress(done, total)`` for the frames of one video.
 Progress = Callable[[int, int], None]
 #: Anything that scores RGB uint8 crops: PyTorch (default) or ONNX Runtime.
@@ -54,8 +57,9 @@ class DetectOptions:
     min_track_fraction: float = 0.25  # tracks shorter than this x the longest are dropped
     # Full face detection on every ``detect_every``-th sampled frame (and wherever a face is
     # lost); in between, faces are followed from the previous frame's boxes (MTCNN's RNet and
-    # ONet only). 1 runs the full detector on every frame.
-    detect_every: int = 4
+    # ONet only), which cannot see a face that enters between two full detections. 1 (the
+    # default) runs the full detector on every sampled frame.
+    detect_every: int = 1
     # Decode and face detection run in a background thread while the model scores the faces
     # found so far (torch releases the GIL); False runs the stages one after the other.
     pipelined: bool = True
@@ -129,6 +133,18 @@ class Background(Iterator[T]):
                 self._box.get(timeout=0.1)
 
 
+def pin_scoring_threads(n: int) -> None:
+    """Give the calling (scoring) thread ``n`` PyTorch threads before the frame thread starts.
+
+    ``torch.set_num_threads`` also sets the count that a thread adopts at its first parallel
+    operation; the frame thread switches it to one around every MTCNN call, so a fresh scoring
+    thread (a ``serve`` worker) could otherwise adopt one thread for good. A small parallel
+    operation right after setting the count makes this thread adopt ``n`` now.
+    """
+    torch.set_num_threads(n)
+    torch.ones(64).add_(1).sum()
+
+
 class DetectionPipeline:
     """A loaded model, a face detector and the options: ``run(path)`` answers one input."""
 
@@ -142,6 +158,7 @@ class DetectionPipeline:
         face_detector_name: str = DEFAULT_DETECTOR,
     ) -> None:
         self.detector = detector
+        self.threads = torch.get_num_threads()  # the model's; MTCNN runs on its own count
         self.face_detector_name = face_detector_name
         self.meta = meta
         self.options = options or DetectOptions()
@@ -220,7 +237,7 @@ class DetectionPipeline:
         every = self.options.detect_every
         if previous and since_full + 1 < every and hasattr(self.face_detector, "detect_near"):
             faces = self.find_faces(rgb, near=previous)
-            if len(faces) >= len(previous):
+            if all(any(iou(f.box, p.box) >= FOLLOW_IOU for f in faces) for p in previous):
                 return faces, since_full + 1
         return self.find_faces(rgb), 0
 
@@ -321,6 +338,7 @@ class DetectionPipeline:
         """Every frame's faces, crops and scores; pipelined or one stage after the other."""
         frames = self._frames(path, indices, progress)
         if self.options.pipelined:
+            pin_scoring_threads(self.threads)
             frames = Background(frames)
         batch = self.options.batch_size
         found: dict[int, FrameFaces] = {}

@@ -70,13 +70,17 @@ def quantize_int8(detector: Detector) -> Detector:
     (PyTorch's ``quantize_dynamic``, fbgemm kernels). The head stays fp32. The result is for
     inference only and is never saved: the fp32 model remains the checkpoint and the default.
     """
+    if any(t.device.type != "cpu" for t in detector.parameters()):
+        raise ValueError("int8 scoring runs on the CPU only; move the model to the CPU first")
     model = copy.deepcopy(detector).eval().requires_grad_(False)
     for attention in _attention_modules(model):
         _fold_qkv_bias(attention)
     with warnings.catch_warnings():  # torch.ao.quantization warns that it moves to torchao
         warnings.simplefilter("ignore")
-        from torch.ao.quantization import quantize_dynamic
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-        model.backbone = quantize_dynamic(model.backbone, {nn.Linear}, dtype=torch.qint8)
+        model.backbone = quantize_dynamic(
+            model.backbone, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8
+        )
     use_fused_attention(model)
     return model
