@@ -27,7 +27,7 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow tests
 
-# Performance benchmarks (about 9 minutes on 2 idle CPU cores); results in benchmarks/results/.
+# Performance benchmarks (about 10 minutes on 2 idle CPU cores); results in benchmarks/results/.
 BENCHMARKS := inference onnx_runtime video training prepare
 bench: $(STAMP)
 	@for b in $(BENCHMARKS); do echo "== benchmarks/$$b.py"; \
