@@ -18,6 +18,9 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 __all__ = [
     "MANIFEST_COLUMNS",
     "VIDEO_COLUMNS",
@@ -55,6 +58,19 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """An RGB uint8 image encoded as PNG."""
+    ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return png.tobytes()
+
+
+def write_png(path: str | Path, rgb: np.ndarray) -> None:
+    """Write an RGB uint8 image as a PNG file, atomically."""
+    atomic_write_bytes(path, png_bytes(rgb))
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -99,6 +115,20 @@ def face_row(base: dict, frame: int, crop: Path, score: float, box: tuple) -> di
         "box_x2": x2,
         "box_y2": y2,
     }
+
+
+def write_clip(
+    out: Path, base: dict, crops: list[np.ndarray], source: str
+) -> tuple[list[dict], dict]:
+    """Write a synthetic clip's ready crops to ``out/faces/<video_id>/<frame>.png``; returns
+    their ``manifest.csv`` rows (each box the whole crop) and the clip's ``videos.csv`` row."""
+    rows = []
+    for frame, rgb in enumerate(crops):
+        crop = Path("faces") / base["video_id"] / f"{frame:04d}.png"
+        write_png(out / crop, rgb)
+        h, w = rgb.shape[:2]
+        rows.append(face_row(base, frame, crop, 1.0, (0, 0, w, h)))
+    return rows, complete_video_row(base, source, len(crops))
 
 
 def complete_video_row(base: dict, path: str, frames: int) -> dict:

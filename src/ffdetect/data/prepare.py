@@ -29,6 +29,7 @@ from .manifest import (
     atomic_write_text,
     file_sha256,
     load_records,
+    png_bytes,
     record_path,
     records_to_rows,
     write_csv,
@@ -197,7 +198,6 @@ def _select(
 
 def process_video(item: VideoItem, out: Path, cfg: PrepareConfig, detector) -> dict:
     """Prepare one video and write its PNGs and record; returns the record (never raises)."""
-    import cv2
 
     from .faces import crop_face
 
@@ -253,10 +253,7 @@ def process_video(item: VideoItem, out: Path, cfg: PrepareConfig, detector) -> d
         keep = set()
         for fi, face in sorted(chosen, key=lambda t: t[0]):
             crop = crop_face(frames[fi], face, size=cfg.size, scale=cfg.scale, mode=cfg.align).crop
-            ok, buf = cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
-            if not ok:
-                raise RuntimeError("PNG encoding failed")
-            data = buf.tobytes()
+            data = png_bytes(crop)
             name = f"{fi:06d}.png"
             atomic_write_bytes(faces_dir / name, data)
             keep.add(name)

@@ -21,9 +21,7 @@ import numpy as np
 from ffdetect.data.manifest import (
     MANIFEST_COLUMNS,
     VIDEO_COLUMNS,
-    atomic_write_bytes,
-    complete_video_row,
-    face_row,
+    write_clip,
     write_csv,
 )
 from ffdetect.data.self_blend import self_blend
@@ -101,19 +99,17 @@ def build_self_blended_task(
                 "split": split,
                 "label": label,
             }
-            for frame in range(frames):
+            views = []
+            for _ in range(frames):
                 view = _view(face, size, rng)
                 if gains is not None:
                     view = skin_tint(view, gains)
                 if label:
                     view = self_blend(view, rng, colour=tint, strength=strength)
-                crop = Path("faces") / kind / name / f"{frame:04d}.png"
-                (out / crop).parent.mkdir(parents=True, exist_ok=True)
-                ok, png = cv2.imencode(".png", cv2.cvtColor(view, cv2.COLOR_RGB2BGR))
-                assert ok
-                atomic_write_bytes(out / crop, png.tobytes())
-                face_rows.append(face_row(base, frame, crop, 1.0, (0, 0, size, size)))
-            video_rows.append(complete_video_row(base, f"skimage:lfw_subset[{idx}]", frames))
+                views.append(view)
+            rows, video = write_clip(out, base, views, f"skimage:lfw_subset[{idx}]")
+            face_rows += rows
+            video_rows.append(video)
     write_csv(out / "manifest.csv", MANIFEST_COLUMNS, face_rows)
     write_csv(out / "videos.csv", VIDEO_COLUMNS, video_rows)
     return out / "manifest.csv"

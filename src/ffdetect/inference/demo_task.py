@@ -37,11 +37,12 @@ from ffdetect.data.faces import crop_face
 from ffdetect.data.manifest import (
     MANIFEST_COLUMNS,
     VIDEO_COLUMNS,
-    atomic_write_bytes,
     complete_video_row,
     face_row,
     read_csv,
+    write_clip,
     write_csv,
+    write_png,
 )
 from ffdetect.data.self_blend import self_blend
 from ffdetect.data.synthetic_task import build_self_blended_task
@@ -155,27 +156,17 @@ def _add_texture_clips(
                 ]
             capture = capture_transform(int(rng.integers(2**31)))
             views = [capture(image=v)["image"] for v in views]
-            video_id = f"{kind}/texture_{clip:03d}"
             base = {
-                "video_id": video_id,
+                "video_id": f"{kind}/texture_{clip:03d}",
                 "dataset": DATASET,
                 "method": "selfblend" if label else "original",
                 "split": "train",
                 "label": label,
             }
-            for frame, view in enumerate(views):
-                crop = Path("faces") / video_id / f"{frame:04d}.png"
-                _write_png(out / crop, view)
-                face_rows.append(face_row(base, frame, crop, 1.0, (0, 0, size, size)))
-            video_rows.append(complete_video_row(base, f"texture:{clip % len(photos)}", frames))
+            rows, video = write_clip(out, base, views, f"texture:{clip % len(photos)}")
+            face_rows += rows
+            video_rows.append(video)
     return face_rows, video_rows
-
-
-def _write_png(path: Path, rgb: np.ndarray) -> None:
-    ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError(f"could not encode {path}")
-    atomic_write_bytes(path, png.tobytes())
 
 
 def build_demo_task(
@@ -238,7 +229,7 @@ def build_demo_task(
                     frame_image = capture(image=warp_view(looks, matrix))["image"]
                     aligned = crop_face(frame_image, warp_face(local, matrix), size)
                     crop = Path("faces") / video_id / f"{frame:04d}.png"
-                    _write_png(out / crop, aligned.crop)
+                    write_png(out / crop, aligned.crop)
                     face_rows.append(face_row(base, frame, crop, face.score, aligned.face.box))
                 path = f"insightface:{photo}#face{idx}"
                 video_rows.append(complete_video_row(base, path, frames))

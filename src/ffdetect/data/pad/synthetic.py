@@ -30,9 +30,7 @@ import numpy as np
 from ffdetect.data.manifest import (
     MANIFEST_COLUMNS,
     VIDEO_COLUMNS,
-    atomic_write_bytes,
-    complete_video_row,
-    face_row,
+    write_clip,
     write_csv,
 )
 from ffdetect.data.pad.readers import BONAFIDE
@@ -393,16 +391,13 @@ def build_pad_task(
                     "label": label,
                 }
                 shown = render(base_img, kind, rng, camera, strength)
-                for frame in range(frames):
-                    view = warp_view(shown, random_view((size, size), rng))
-                    img = capture(view, rng, camera)
-                    crop = Path("faces") / video_id / f"{frame:04d}.png"
-                    ok, png = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-                    if not ok:
-                        raise RuntimeError("PNG encoding failed")
-                    atomic_write_bytes(out / crop, png.tobytes())
-                    face_rows.append(face_row(base, frame, crop, 1.0, (0, 0, size, size)))
-                video_rows.append(complete_video_row(base, f"synthetic:{dataset}#{idx}", frames))
+                crops = [
+                    capture(warp_view(shown, random_view((size, size), rng)), rng, camera)
+                    for _ in range(frames)
+                ]
+                rows, video = write_clip(out, base, crops, f"synthetic:{dataset}#{idx}")
+                face_rows += rows
+                video_rows.append(video)
     write_csv(out / "manifest.csv", MANIFEST_COLUMNS, face_rows)
     write_csv(out / "videos.csv", VIDEO_COLUMNS, video_rows)
     return out / "manifest.csv"
