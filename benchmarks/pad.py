@@ -13,7 +13,7 @@ pad_discussion.md``, which the results file links.
 **The stand-ins are not OULU-NPU, CASIA-FASD, Replay-Attack or MSU-MFSD.** They are
 scikit-image's 100 grey LFW faces (25 px, upscaled to 64), split into four disjoint groups of
 25 identities, one per "domain"; each identity gets bona fide clips and rendered print and
-screen-replay attacks (:mod:`ffdetect.data.pad.synthetic`), captured by that domain's camera
+screen-replay attacks (:mod:`ffdetect.synthesis.pad`), captured by that domain's camera
 (white balance, blur, noise, JPEG) with that domain's print halftone and screen pixel pitch.
 They are written straight into ``prepare``'s format (:func:`build_pad_task`), named after the
 datasets whose roles they play so that the cross-domain machinery runs unchanged.
@@ -43,8 +43,8 @@ from pathlib import Path
 import torch
 
 from ffdetect.data.pad.protocols import parse_cross_domain
-from ffdetect.data.pad.synthetic import build_pad_task
-from ffdetect.sample_faces import lfw_faces
+from ffdetect.synthesis.pad import build_pad_task
+from ffdetect.synthesis.sources import lfw_faces
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAIN_CONFIG = "configs/pretrain/tiny-pixel.yaml"
@@ -178,7 +178,7 @@ def report(work: Path) -> str:
         "**These numbers are not results on OULU-NPU, CASIA-FASD, Replay-Attack or MSU-MFSD.** "
         'The four "datasets" are synthetic stand-ins: scikit-image\'s 100 grey 25 px LFW faces '
         "in four disjoint groups of 25 identities, bona fide clips and rendered print and screen "
-        "replay attacks (`ffdetect.data.pad.synthetic`), each group captured by its own simulated "
+        "replay attacks (`ffdetect.synthesis.pad`), each group captured by its own simulated "
         "camera with its own print and screen pitches. They test that the PAD machinery works "
         "and learns something transferable between simulated domains; they say nothing about "
         "real presentation attacks.",

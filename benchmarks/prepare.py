@@ -3,7 +3,7 @@
     python benchmarks/prepare.py [--videos 8] [--repeats 2]
 
 A ``folder`` dataset (``real/`` and ``fake/``) of short 480p clips made here from the portraits
-installed packages ship (:func:`ffdetect.inference.samples.clip_frames`; the fakes with the face
+installed packages ship (:func:`ffdetect.synthesis.media.clip_frames`; the fakes with the face
 self-blended). Each run is the real command line in a fresh process and a fresh output folder,
 so nothing is skipped as already done; the worker counts alternate round by round.
 """
@@ -24,13 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Report, interleaved, markdown_table, median  # noqa: E402
 
 from ffdetect.data.detectors import make_detector  # noqa: E402
-from ffdetect.inference.samples import (  # noqa: E402
+from ffdetect.synthesis.media import (  # noqa: E402
     blend_face_in_photo,
     clip_frames,
     resize_to_height,
     write_video,
 )
-from ffdetect.sample_faces import named_photos  # noqa: E402
+from ffdetect.synthesis.sources import named_photos  # noqa: E402
 
 FFDETECT = Path(sys.executable).with_name("ffdetect")
 CLIP_FRAMES, CLIP_FPS = 50, 25  # 2 s clips

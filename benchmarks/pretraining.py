@@ -4,7 +4,7 @@
                                      [--out benchmarks/results/pretraining.md]
 
 1. Builds the self-blended LFW task of the fine-tuning benchmark
-   (:func:`ffdetect.data.synthetic_task.build_self_blended_task` with ``BENCHMARK_TASK``,
+   (:func:`ffdetect.synthesis.lfw_task.build_self_blended_task` with ``BENCHMARK_TASK``,
    identities split 60/20/20 with seed 0).
 2. Pre-trains the tiny backbone (``configs/pretrain/tiny-pixel.yaml``) on real faces of the
    task's *training identities only*: the same build with 16 views per identity, real rows of
@@ -37,17 +37,17 @@ import numpy as np
 import torch
 
 from ffdetect.config import load_config
-from ffdetect.data.synthetic_task import (
-    BENCHMARK_TASK,
-    BENCHMARK_TRAIN_OVERRIDES,
-    build_self_blended_task,
-)
 from ffdetect.evaluation.calibration import aggregate_frames
 from ffdetect.evaluation.evaluate import evaluate_model
 from ffdetect.evaluation.metrics import compute_metrics, read_frame_results
 from ffdetect.pretrain.config import PretrainConfig
 from ffdetect.pretrain.data import real_face_paths
 from ffdetect.pretrain.run import pretrain
+from ffdetect.synthesis.lfw_task import (
+    BENCHMARK_TASK,
+    BENCHMARK_TRAIN_OVERRIDES,
+    build_self_blended_task,
+)
 from ffdetect.train.config import TrainConfig
 from ffdetect.train.data import prepared_datasets
 from ffdetect.train.run import train

@@ -3,7 +3,7 @@
     python benchmarks/video.py [--sizes base] [--frames 8 32] [--repeats 2]
 
 The video (1280x720, 30 fps, 30 s, H.264) is made here from the two portraits installed
-packages ship (:mod:`ffdetect.sample_faces`), side by side under a slow camera move: two faces
+packages ship (:mod:`ffdetect.synthesis.sources`), side by side under a slow camera move: two faces
 in every frame. The detector has random weights (speed does not depend on them). Three ways of
 running the same :class:`DetectionPipeline`, timed in alternating rounds:
 
@@ -39,10 +39,10 @@ from ffdetect.checkpoint.metadata import ModelMeta  # noqa: E402
 from ffdetect.checkpoint.model_format import save_model  # noqa: E402
 from ffdetect.data.detectors import make_detector  # noqa: E402
 from ffdetect.inference.pipeline import STAGES, DetectionPipeline, DetectOptions  # noqa: E402
-from ffdetect.inference.samples import view_matrix, warp_view  # noqa: E402
 from ffdetect.models.backbone import architecture_for  # noqa: E402
 from ffdetect.models.detector import Detector  # noqa: E402
-from ffdetect.sample_faces import named_photos  # noqa: E402
+from ffdetect.synthesis.media import view_matrix, warp_view  # noqa: E402
+from ffdetect.synthesis.sources import named_photos  # noqa: E402
 
 WIDTH, HEIGHT, FPS, SECONDS = 1280, 720, 30, 30
 VARIANTS = {

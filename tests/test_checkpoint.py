@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import os
+import pickle
 import sys
 import types
+from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -14,11 +18,13 @@ from typer.testing import CliRunner
 from ffdetect.checkpoint.convert import ConversionError, convert_checkpoint
 from ffdetect.checkpoint.metadata import Calibration, ModelMeta
 from ffdetect.checkpoint.model_format import ModelFormatError, load_detector, load_model, save_model
-from ffdetect.checkpoint.safe_load import UnsafeCheckpointError, safe_torch_load
+from ffdetect.checkpoint.safe_load import PickledObject, UnsafeCheckpointError, safe_torch_load
 from ffdetect.cli import app
 from ffdetect.models import CompetitiveDetector, Detector, create_backbone
 
 runner = CliRunner()
+#: torch.save's two formats: the zip archive (default) and the legacy stream.
+FORMATS = {"zip": True, "legacy": False}
 
 AUTHORS_NAMES = {
     "main.": "backbone_model.",
@@ -52,33 +58,39 @@ def authors_state_dict(
 
 
 @pytest.fixture
-def fake_omegaconf(monkeypatch):
-    """A stand-in ``omegaconf.dictconfig.DictConfig`` so that tests can pickle a config object."""
-    module = types.ModuleType("omegaconf.dictconfig")
-
-    class DictConfig:
-        def __init__(self, content: dict) -> None:
-            self._content = content
-
-    DictConfig.__module__ = "omegaconf.dictconfig"
-    DictConfig.__qualname__ = "DictConfig"
-    module.DictConfig = DictConfig
-    monkeypatch.setitem(sys.modules, "omegaconf", types.ModuleType("omegaconf"))
-    monkeypatch.setitem(sys.modules, "omegaconf.dictconfig", module)
-    return DictConfig
-
-
-def save_authors_file(path: Path, state: dict, config_cls) -> Path:
-    torch.save(
+def omegaconf_config():
+    """A real OmegaConf ``DictConfig`` like the authors' CLI config (nested, lists, None)."""
+    omegaconf = pytest.importorskip("omegaconf")
+    return omegaconf.OmegaConf.create(
         {
-            "state_dict": state,
-            "optimizer": {"state": {}, "param_groups": [{"lr": 5e-5}]},
-            "config": config_cls({"lr": 5e-5, "model": "beitv2"}),
-            "epoch": 9,
-        },
-        path,
+            "lr": 5e-5,
+            "model": {"name": "beitv2_base_patch16_224", "drop_path": 0.1, "init": None},
+            "data": {"frames": 8, "methods": ["Deepfakes", "Face2Face", "FaceSwap"]},
+            "amp": True,
+        }
     )
+
+
+def save_authors_file(path: Path, state: dict, config, fmt: str = "zip", **extra) -> Path:
+    """The authors' training checkpoint: OrderedDict with state_dict, optimizer, args, ...."""
+    checkpoint = OrderedDict(
+        state_dict=state,
+        optimizer=extra.pop("optimizer", {"state": {}, "param_groups": [{"lr": 5e-5}]}),
+        epoch=9,
+        global_step=1234,
+        metrics={"auc": 0.9936, "acc": 0.97},
+        args=config,
+        **extra,
+    )
+    torch.save(checkpoint, path, _use_new_zipfile_serialization=FORMATS[fmt])
     return path
+
+
+def block_omegaconf(monkeypatch) -> None:
+    """Make ``import omegaconf`` fail from now on, as on a machine without it."""
+    for name in [m for m in sys.modules if m.split(".")[0] == "omegaconf"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "omegaconf", None)
 
 
 def _perturbed(model: torch.nn.Module) -> torch.nn.Module:
@@ -88,16 +100,20 @@ def _perturbed(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_two_branch_authors_file_converts_bit_identically(
-    tmp_path, tiny_arch, fake_omegaconf
+    tmp_path, tiny_arch, omegaconf_config, monkeypatch, fmt
 ) -> None:
     model = _perturbed(CompetitiveDetector.build(tiny_arch)).eval()
-    src = save_authors_file(tmp_path / "authors.pth", authors_state_dict(model), fake_omegaconf)
-    sys.modules.pop("omegaconf.dictconfig")  # loading must not need the real class
+    src = save_authors_file(
+        tmp_path / "authors.pth", authors_state_dict(model), omegaconf_config, fmt
+    )
+    block_omegaconf(monkeypatch)  # loading must not need omegaconf
 
     result = runner.invoke(app, ["convert", str(src), "--out", str(tmp_path / "conv")])
     assert result.exit_code == 0, result.output
     assert "authors-two-branch" in result.output
+    assert sys.modules["omegaconf"] is None  # nothing tried to import it
 
     loaded, meta = load_model(tmp_path / "conv")
     assert meta.kind == "competitive" and meta.architecture.embed_dim == tiny_arch.embed_dim
@@ -111,12 +127,13 @@ def test_two_branch_authors_file_converts_bit_identically(
         assert torch.equal(detector(images), expected.main)
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_main_branch_only_authors_file_becomes_a_detector(
-    tmp_path, tiny_arch, fake_omegaconf
+    tmp_path, tiny_arch, omegaconf_config, fmt
 ) -> None:
     model = _perturbed(CompetitiveDetector.build(tiny_arch)).eval()
     src = save_authors_file(
-        tmp_path / "main.pth", authors_state_dict(model, two_branch=False), fake_omegaconf
+        tmp_path / "main.pth", authors_state_dict(model, two_branch=False), omegaconf_config, fmt
     )
     result = convert_checkpoint(src)
     assert result.meta.kind == "detector" and result.layout == "authors-main-branch"
@@ -125,20 +142,20 @@ def test_main_branch_only_authors_file_becomes_a_detector(
         assert torch.equal(result.model(images), model.main_branch()(images))
 
 
-def test_missing_key_fails_and_names_it(tmp_path, tiny_arch, fake_omegaconf) -> None:
+def test_missing_key_fails_and_names_it(tmp_path, tiny_arch, omegaconf_config) -> None:
     state = authors_state_dict(CompetitiveDetector.build(tiny_arch))
     del state["module.backbone_model2.blocks.1.attn.v_bias"]
-    src = save_authors_file(tmp_path / "broken.pth", state, fake_omegaconf)
+    src = save_authors_file(tmp_path / "broken.pth", state, omegaconf_config)
     result = runner.invoke(app, ["convert", str(src), "--out", str(tmp_path / "out")])
-    assert result.exit_code != 0
+    assert result.exit_code == 2
     assert "missing keys: competitor.blocks.1.attn.v_bias" in result.output
     assert not (tmp_path / "out").exists()
 
 
-def test_unexpected_key_fails_and_names_it(tmp_path, tiny_arch, fake_omegaconf) -> None:
+def test_unexpected_key_fails_and_names_it(tmp_path, tiny_arch, omegaconf_config) -> None:
     state = authors_state_dict(CompetitiveDetector.build(tiny_arch))
     state["module.backbone_model.head.weight"] = torch.zeros(2, tiny_arch.embed_dim)
-    src = save_authors_file(tmp_path / "extra.pth", state, fake_omegaconf)
+    src = save_authors_file(tmp_path / "extra.pth", state, omegaconf_config)
     with pytest.raises(ModelFormatError, match="unexpected keys: main.head.weight"):
         convert_checkpoint(src)
 
@@ -191,25 +208,184 @@ class _Exploit:
         return os.system, (f"touch {self.marker}",)
 
 
-def test_malicious_pickle_is_refused_without_running_it(tmp_path, tiny_arch) -> None:
+class _Global:
+    """Pickles as ``GLOBAL module name``, whatever that names (see :class:`_CraftingPickler`)."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    def __call__(self) -> None:  # pickle insists that a reduce function be callable
+        raise AssertionError("never called while pickling")
+
+
+class _Call:
+    """Pickles as a call of ``module.name(*args)``: what a malicious file asks the loader for."""
+
+    def __init__(self, module: str, name: str, *args) -> None:
+        self.func, self.args = _Global(module, name), args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+class _CraftingPickler(pickle._Pickler):
+    """The pure-Python pickler, writing :class:`_Global` as a raw GLOBAL opcode."""
+
+    def save(self, obj, save_persistent_id=True):
+        if isinstance(obj, _Global):
+            self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode())
+            return
+        super().save(obj, save_persistent_id)
+
+
+CRAFTING = types.SimpleNamespace(__name__="crafting", Pickler=_CraftingPickler, dump=pickle.dump)
+
+
+def save_crafted(path: Path, payload: object, fmt: str, tiny_arch) -> Path:
+    """A backbone checkpoint carrying ``payload``, pickled with raw globals, in format ``fmt``."""
+    obj = {"model": create_backbone(tiny_arch).state_dict(), "args": payload}
+    torch.save(obj, path, pickle_module=CRAFTING, _use_new_zipfile_serialization=FORMATS[fmt])
+    return path
+
+
+def one_line_error(result, path: Path) -> str:
+    """The CLI's error: exit status 2, one line naming the file, no traceback."""
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert str(path) in lines[0] and "Traceback" not in result.output
+    return lines[0]
+
+
+MALICIOUS = {
+    "os.system via __reduce__": None,  # the real thing: pickled as posix.system on Linux
+    "pathlib.os.system": ("pathlib", "os.system"),
+    "pathlib.os module": ("pathlib.os", "system"),
+    "omegaconf lookalike": ("omegaconf.dictconfig", "os.system"),
+    "typing lookalike": ("typing", "Any.__class__"),
+    "builtins.eval": ("builtins", "eval"),
+    "builtins.getattr": ("builtins", "getattr"),
+    "argparse._os": ("argparse", "_os.system"),
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("variant", MALICIOUS)
+def test_malicious_pickle_is_refused_without_running_it(tmp_path, tiny_arch, fmt, variant):
     marker = tmp_path / "pwned"
-    state = create_backbone(tiny_arch).state_dict()
-    torch.save({"model": state, "payload": _Exploit(marker)}, tmp_path / "evil.pth")
-    with pytest.raises(UnsafeCheckpointError, match="system"):
-        safe_torch_load(tmp_path / "evil.pth")
-    result = runner.invoke(
-        app, ["convert", str(tmp_path / "evil.pth"), "--out", str(tmp_path / "o")]
+    target = MALICIOUS[variant]
+    if target is None:
+        src = tmp_path / "evil.pth"
+        obj = {"model": create_backbone(tiny_arch).state_dict(), "payload": _Exploit(marker)}
+        torch.save(obj, src, _use_new_zipfile_serialization=FORMATS[fmt])
+        name = f"{os.system.__module__}.system"
+    else:
+        payload = _Call(*target, f"touch {marker}")
+        src = save_crafted(tmp_path / "evil.pth", payload, fmt, tiny_arch)
+        name = ".".join(target)
+    with pytest.raises(UnsafeCheckpointError, match="refusing to load") as info:
+        safe_torch_load(src)
+    assert name in str(info.value)
+    line = one_line_error(
+        runner.invoke(app, ["convert", str(src), "--out", str(tmp_path / "o")]), src
     )
-    assert result.exit_code != 0 and "refusing to load" in result.output
-    assert not marker.exists()
+    assert "refusing to load" in line and name in line
+    assert not marker.exists() and not (tmp_path / "o").exists()
 
 
-def test_not_a_checkpoint_is_a_clear_error(tmp_path) -> None:
-    (tmp_path / "junk.pth").write_bytes(b"definitely not a checkpoint")
-    result = runner.invoke(
-        app, ["convert", str(tmp_path / "junk.pth"), "--out", str(tmp_path / "o")]
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_placeholders_are_inert_and_keep_the_state(tmp_path, tiny_arch, fmt) -> None:
+    """An allowed class called with arguments becomes a placeholder; nothing else runs."""
+    payload = [
+        _Call("argparse", "Namespace"),
+        _Call("omegaconf.dictconfig", "DictConfig", "rm -rf /"),
+        _Call("builtins", "dict"),
+    ]
+    src = save_crafted(tmp_path / "ok.pth", payload, fmt, tiny_arch)
+    namespace, config, plain = safe_torch_load(src)["args"]
+    assert isinstance(namespace, PickledObject) and isinstance(config, PickledObject)
+    assert config.args == ("rm -rf /",) and "DictConfig" in repr(config)
+    assert plain == {}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_real_configs_load_as_placeholders_without_their_libraries(
+    tmp_path, tiny_arch, omegaconf_config, fmt, monkeypatch
+) -> None:
+    namespace = argparse.Namespace(model="beit_base_patch16_224", lr=1.5e-3, layer_scale=0.1)
+    src = tmp_path / "configs.pth"
+    torch.save(
+        {"args": omegaconf_config, "namespace": namespace, "path": Path("/data/ffpp")},
+        src,
+        _use_new_zipfile_serialization=FORMATS[fmt],
     )
-    assert result.exit_code != 0 and "junk.pth" in result.output
+    block_omegaconf(monkeypatch)
+    loaded = safe_torch_load(src)
+    assert all(isinstance(loaded[k], PickledObject) for k in ("args", "namespace", "path"))
+    assert loaded["namespace"].state == vars(namespace)
+    assert "omegaconf.dictconfig.DictConfig" in repr(loaded["args"])
+    assert "_content" in loaded["args"].state
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"definitely not a checkpoint", b"PK\x03\x04truncated zip", b"\x80\x02K\x01."],
+    ids=["junk", "truncated-zip", "one-pickle"],
+)
+def test_unreadable_files_are_one_clear_line(tmp_path, content) -> None:
+    src = tmp_path / "junk.pth"
+    src.write_bytes(content)
+    result = runner.invoke(app, ["convert", str(src), "--out", str(tmp_path / "o")])
+    assert "not a readable PyTorch checkpoint" in one_line_error(result, src)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_truncated_checkpoint_is_one_clear_line(tmp_path, tiny_arch, fmt) -> None:
+    src = tmp_path / "cut.pth"
+    obj = {"model": create_backbone(tiny_arch).state_dict()}
+    torch.save(obj, src, _use_new_zipfile_serialization=FORMATS[fmt])
+    src.write_bytes(src.read_bytes()[: src.stat().st_size * 2 // 3])
+    result = runner.invoke(app, ["convert", str(src), "--out", str(tmp_path / "o")])
+    assert "not a readable PyTorch checkpoint" in one_line_error(result, src)
+
+
+def test_missing_checkpoint_is_one_clear_line(tmp_path) -> None:
+    src = tmp_path / "nowhere.pth"
+    result = runner.invoke(app, ["convert", str(src), "--out", str(tmp_path / "o")])
+    assert "not found" in one_line_error(result, src)
+
+
+def test_unilm_legacy_checkpoint_with_namespace_and_shared_table(tmp_path, tiny_arch) -> None:
+    """unilm's BEiT v2 pre-training file: legacy format, argparse args, a shared table."""
+    backbone = _perturbed(create_backbone(tiny_arch))
+    src = tmp_path / "beitv2-face.pth"
+    torch.save(
+        {
+            "model": beit_pretrain_state(backbone, shared_table=True),
+            "optimizer": {"state": {}, "param_groups": [{"lr": 1.5e-3, "weight_decay": 0.05}]},
+            "epoch": 299,
+            "args": argparse.Namespace(model="beit_base_patch16_224", mask_ratio=0.4),
+            "scaler": {"scale": 65536.0, "growth_factor": 2.0},
+        },
+        src,
+        _use_new_zipfile_serialization=False,
+    )
+    result = runner.invoke(app, ["convert", str(src), "--out", str(tmp_path / "bb")])
+    assert result.exit_code == 0, result.output
+    loaded, meta = load_model(tmp_path / "bb")
+    assert meta.kind == "backbone"
+    with torch.no_grad():
+        table = backbone.blocks[0].attn.relative_position_bias_table
+        assert all(torch.equal(b.attn.relative_position_bias_table, table) for b in loaded.blocks)
+
+    zeroed = runner.invoke(
+        app, ["convert", str(src), "--out", str(tmp_path / "z"), "--shared-rel-pos", "zero"]
+    )
+    assert zeroed.exit_code == 0, zeroed.output
+    assert "set every block's relative position table to zero" in zeroed.output
+    loaded, _ = load_model(tmp_path / "z")
+    assert all(not b.attn.relative_position_bias_table.any() for b in loaded.blocks)
+    assert torch.equal(loaded.blocks[1].attn.qkv.weight, backbone.blocks[1].attn.qkv.weight)
 
 
 def test_model_format_round_trip_and_info(tmp_path, tiny_arch) -> None:
@@ -245,3 +421,104 @@ def test_loading_a_bare_backbone_as_detector_is_an_error(tmp_path, tiny_arch) ->
 def test_info_on_a_foreign_file_says_to_convert(tmp_path) -> None:
     result = runner.invoke(app, ["info", str(tmp_path)])
     assert result.exit_code != 0 and "ffdetect convert" in result.output
+
+
+def _reference_main_branch(state: dict[str, torch.Tensor], arch) -> torch.nn.Module:
+    """The authors' main branch rebuilt straight from their keys: a timm BEiT (METHOD.md
+    section 1 options) plus LayerNorm + Linear, loaded strictly, with no ffdetect code."""
+    from timm.models.beit import Beit
+
+    backbone = Beit(
+        img_size=arch.img_size,
+        patch_size=arch.patch_size,
+        num_classes=0,
+        global_pool="token",
+        embed_dim=arch.embed_dim,
+        depth=arch.depth,
+        num_heads=arch.num_heads,
+        qkv_bias=True,
+        init_values=0.1,
+        use_abs_pos_emb=False,
+        use_rel_pos_bias=True,
+    )
+    prefix = "module.backbone_model."
+    index = {k: v for k, v in state.items() if k.endswith("relative_position_index")}
+    weights = {
+        k.removeprefix(prefix): v
+        for k, v in state.items()
+        if k.startswith(prefix) and k not in index
+    }
+    backbone.load_state_dict(weights, strict=True)
+    for i, block in enumerate(backbone.blocks):  # the buffers timm recomputes equal theirs
+        assert torch.equal(
+            block.attn.relative_position_index,
+            index[f"{prefix}blocks.{i}.attn.relative_position_index"],
+        )
+    norm, fc = torch.nn.LayerNorm(arch.embed_dim), torch.nn.Linear(arch.embed_dim, 2)
+    norm.load_state_dict({k: state[f"module.norm_for_cls.{k}"] for k in ("weight", "bias")})
+    fc.load_state_dict({k: state[f"module.header.0.{k}"] for k in ("weight", "bias")})
+    return torch.nn.Sequential(backbone, norm, fc).eval()
+
+
+def _official_crops(shared_fixtures: Path) -> dict[str, np.ndarray]:
+    from PIL import Image
+
+    folder = shared_fixtures / "official_samples"
+    names = [
+        line.split(",")[0].split("/")[-1]
+        for line in (folder / "official_scores.csv").read_text().splitlines()[1:]
+    ]
+    return {n: np.asarray(Image.open(folder / n).convert("RGB")) for n in names}
+
+
+def _reference_input(crop, size: int) -> torch.Tensor:
+    """ImageNet normalisation written out here (bilinear resize for the one 640x480 frame)."""
+    import cv2
+
+    if crop.shape[:2] != (size, size):
+        crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    x = (crop.astype(np.float64) / 255.0 - mean) / std
+    return torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_authors_training_checkpoint_scores_official_samples_like_the_reference(
+    tmp_path, shared_fixtures, omegaconf_config, monkeypatch, fmt
+) -> None:
+    """Done-when of issue 12: their full two-branch checkpoint (DDP keys, index buffers, timm
+    LAMB state, epoch, global_step, metrics, a real OmegaConf config), zip and legacy, converts;
+    its main branch scores the official sample crops within 1e-5 of the reference."""
+    from timm.optim import Lamb
+
+    from ffdetect.checkpoint.metadata import Architecture
+    from ffdetect.inference.scoring import score_crops
+
+    arch = Architecture(
+        size="tiny", img_size=224, patch_size=16, embed_dim=192, depth=2, num_heads=3
+    )
+    model = _perturbed(CompetitiveDetector.build(arch))
+    with torch.no_grad():
+        model.head.fc.weight.mul_(20.0)  # spread the scores away from 0.5
+    optimizer = Lamb(model.parameters(), lr=5e-5, weight_decay=0.05)
+    model(torch.randn(2, 3, 224, 224)).fused.sum().backward()
+    optimizer.step()
+    state = authors_state_dict(model.eval())
+    src = save_authors_file(
+        tmp_path / "checkpoint.pth", state, omegaconf_config, fmt, optimizer=optimizer.state_dict()
+    )
+    block_omegaconf(monkeypatch)
+
+    result = runner.invoke(app, ["convert", str(src), "--out", str(tmp_path / "conv")])
+    assert result.exit_code == 0, result.output
+    assert "authors-two-branch" in result.output
+
+    crops = _official_crops(shared_fixtures)
+    detector, meta = load_detector(tmp_path / "conv")
+    got = torch.tensor([s.p_fake for s in score_crops(detector, meta, list(crops.values()))])
+    reference = _reference_main_branch(state, arch)
+    with torch.no_grad():
+        images = torch.stack([_reference_input(c, 224) for c in crops.values()])
+        expected = reference(images).softmax(-1)[:, 1].double()
+    assert len(crops) == 7 and expected.std() > 1e-3  # the scores are not all alike
+    assert (got - expected).abs().max().item() < 1e-5

@@ -9,7 +9,7 @@ import pytest
 
 from ffdetect.data.detectors import Face
 from ffdetect.demo import DEMO_MODEL, run_untrained_demo
-from ffdetect.inference.samples import blend_face_in_photo, clip_frames, write_video
+from ffdetect.synthesis.media import blend_face_in_photo, clip_frames, write_video
 from test_detect_helpers import photo
 
 SHIPPED = pytest.mark.skipif(

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from ffdetect.data.detectors import Face
-from ffdetect.data.synthetic_task import skin_tint
 from ffdetect.inference.demo_task import PHOTOS, _face_region, build_demo_task, insightface_photo
+from ffdetect.synthesis.lfw_task import skin_tint
 
 
 def _rows(path: Path) -> list[dict]:

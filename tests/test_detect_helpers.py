@@ -12,9 +12,9 @@ from ffdetect.checkpoint.metadata import Architecture, Calibration, ModelMeta
 from ffdetect.checkpoint.model_format import save_model
 from ffdetect.data.detectors import Face
 from ffdetect.inference.pipeline import DetectionPipeline, DetectOptions
-from ffdetect.inference.samples import write_video
 from ffdetect.models.detector import Detector
-from ffdetect.sample_faces import grace_hopper
+from ffdetect.synthesis.media import write_video
+from ffdetect.synthesis.sources import grace_hopper
 
 TINY = Architecture(size="custom", img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2)
 
@@ -69,6 +69,6 @@ def write_png(path: Path, rgb: np.ndarray) -> Path:
 
 def small_video(path: Path, frames: int = 6, height: int = 120) -> Path:
     """A short clip of a still photo drifting slightly."""
-    from ffdetect.inference.samples import clip_frames
+    from ffdetect.synthesis.media import clip_frames
 
     return write_video(clip_frames(photo(height), frames, seed=1), path)

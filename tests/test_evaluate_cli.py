@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from ffdetect.checkpoint.model_format import read_meta
 from ffdetect.cli import app
-from ffdetect.data.synthetic_task import build_self_blended_task
 from ffdetect.evaluation.metrics import read_results
+from ffdetect.synthesis.lfw_task import build_self_blended_task
 
 runner = CliRunner()
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "tiny-competitive.yaml"
@@ -104,7 +104,9 @@ def test_calibrate_then_evaluate_uses_the_stored_calibration(run_dir, task, tmp_
     report = json.loads((out / "metrics.json").read_text())
     assert report["threshold"] == pytest.approx(calibration.threshold)
     assert report["c_min"] == pytest.approx(calibration.c_min)
-    row = report["rows"][0]
+    plain, row = report["rows"]  # the plain mean first, then the score detect decides on
+    assert plain["name"] == "selfblend-lfw" and plain["acc_threshold"] is None
+    assert row["name"] == f"selfblend-lfw [confidence-weighted, gamma={calibration.gamma:g}]"
     assert row["n_frames"] == 12 and 0.0 <= row["coverage"] <= 1.0
     assert row["acc_threshold"] is not None and row["frame_auc"] is not None
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from ffdetect.checkpoint.model_format import load_detector
 from ffdetect.cli import app
 from ffdetect.inference.scoring import score_crops
-from ffdetect.sample_faces import astronaut, center_square, grace_hopper, lfw_faces
+from ffdetect.synthesis.sources import astronaut, center_square, grace_hopper, lfw_faces
 from test_detect_helpers import photo, save_tiny_model, write_png
 
 pytest.importorskip("onnxruntime")

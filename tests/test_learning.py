@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from ffdetect.config import load_config
-from ffdetect.data.synthetic_task import build_self_blended_task
 from ffdetect.evaluation.evaluate import evaluate_model
 from ffdetect.evaluation.metrics import compute_metrics, read_results
+from ffdetect.synthesis.lfw_task import build_self_blended_task
 from ffdetect.train.config import TrainConfig
 from ffdetect.train.data import prepared_datasets
 from ffdetect.train.run import train

@@ -96,3 +96,28 @@ def test_loss_weights_are_applied(tiny_arch) -> None:
     weighted, _ = CompetitiveLoss(LossWeights(ce=2.0, correlation=0.0))(out, target, 0.5)
     expected = 2 * terms["ce_fused"] + terms["edl_main"] + terms["edl_competitor"]
     assert weighted.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_avu_annealing_per_epoch_matches_the_authors_and_continuous_lags() -> None:
+    from ffdetect.losses import annealing_progress
+
+    # the authors: lambda = 0.01 ** (1 - e / T) for the e-th epoch, e = 1..T, constant in it
+    per_epoch = [annealing_progress("epoch", e, 4, i, 10) for e in range(4) for i in (0, 9)]
+    assert per_epoch == [0.25, 0.25, 0.5, 0.5, 0.75, 0.75, 1.0, 1.0]
+    assert avu_lambda(per_epoch[0]) == pytest.approx(0.01**0.75)
+    # continuous: fractional epochs, starting at 0 (one epoch behind the per-epoch value)
+    assert annealing_progress("continuous", 0, 4, 0, 10) == 0.0
+    assert annealing_progress("continuous", 1, 4, 5, 10) == pytest.approx(1.5 / 4)
+    with pytest.raises(ValueError, match="annealing"):
+        annealing_progress("linear", 0, 4, 0, 10)
+
+
+def test_pearson_unbiased_std_is_the_authors_scaled_value() -> None:
+    a, b = torch.randn(5, 16), torch.randn(5, 16)
+    c1 = a - a.mean(-1, keepdim=True)
+    c2 = b - b.mean(-1, keepdim=True)
+    authors = ((c1 * c2).mean(-1) / (a.std(-1) * b.std(-1))).mean()  # torch.std: unbiased
+    assert pearson_correlation(a, b, std="unbiased").item() == pytest.approx(authors.item())
+    assert pearson_correlation(a, b).item() == pytest.approx(authors.item() * 16 / 15)
+    with pytest.raises(ValueError):
+        LossWeights(pearson_std="sample")

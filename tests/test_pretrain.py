@@ -31,7 +31,7 @@ from ffdetect.pretrain.model import MaskedImageModel, encode_masked
 from ffdetect.pretrain.run import build_mim_model, mim_loss, pretrain
 from ffdetect.pretrain.targets import PixelTarget, TokenTarget, patchify, unpatchify
 from ffdetect.pretrain.tokenizer import build_tokenizer, load_tokenizer, save_tokenizer
-from ffdetect.sample_faces import lfw_faces
+from ffdetect.synthesis.sources import lfw_faces
 from ffdetect.train.config import TrainConfig
 from ffdetect.train.run import build_training_model
 
@@ -218,7 +218,7 @@ def test_image_folder_is_read_recursively(face_folder: Path) -> None:
 
 
 def test_prepared_dir_gives_real_faces_outside_test(tmp_path: Path) -> None:
-    from ffdetect.data.synthetic_task import build_self_blended_task
+    from ffdetect.synthesis.lfw_task import build_self_blended_task
 
     build_self_blended_task(tmp_path / "task", size=32, frames=2, seed=0, n_identities=10)
     paths = real_face_paths(tmp_path / "task")

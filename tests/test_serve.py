@@ -21,9 +21,9 @@ def model(tmp_path: Path) -> Path:
     return save_tiny_model(tmp_path / "model")
 
 
-def client_for(model: Path, **limits) -> tuple[TestClient, object]:
-    asgi = create_app(stub_pipeline(model), ServeLimits(frames=3, **limits))
-    return TestClient(asgi), asgi.app.state.service
+def client_for(model: Path, token: str | None = None, **limits) -> tuple[TestClient, object]:
+    asgi = create_app(stub_pipeline(model), ServeLimits(frames=3, **limits), token=token)
+    return TestClient(asgi, base_url="http://localhost"), asgi.state.service
 
 
 def png_bytes(height: int = 100) -> bytes:

@@ -153,3 +153,103 @@ def test_two_process_ddp_equals_single_process_on_the_same_global_batch(tmp_path
     apart = max((a[k] - b[k]).abs().max().item() for k in a)
     assert moved > 1e-3
     assert apart < 1e-2 * moved, (apart, moved)
+
+
+@pytest.mark.skipif(
+    shutil.which("torchrun") is None and not Path(sys.executable).with_name("torchrun").exists(),
+    reason="torchrun not installed",
+)
+def test_torchrun_cli_prints_once(tmp_path) -> None:
+    """Under a 2-process gloo torchrun, only rank 0 prints the summary, the bar and "exported"."""
+    from prepared_support import write_prepared
+
+    data = write_prepared(tmp_path / "data", size=32)
+    config = Path(__file__).resolve().parents[1] / "configs" / "tiny-competitive.yaml"
+    torchrun = Path(sys.executable).with_name("torchrun")
+    run = tmp_path / "run"
+    done = subprocess.run(
+        [
+            str(torchrun),
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "ffdetect.cli",
+            "train",
+            "--config",
+            str(config),
+            "--data",
+            str(data),
+            "--out",
+            str(run),
+            "--max-steps",
+            "2",
+            "model.img_size=32",
+            "model.depth=1",
+            "data.batch_size=8",
+            "schedule.epochs=1",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert output.count("training faces") == 1, output
+    assert output.count(f"exported {run / 'model'}") == 1, output
+    assert output.count("train ") == 1, output  # the progress bar's label
+    assert (run / "model" / "model.safetensors").is_file()
+
+
+def test_authors_weight_decay_set_decays_tokens_and_tables() -> None:
+    beit = tiny_config()
+    authors = tiny_config(optim={"no_decay": "authors"})
+    model = build_training_model(beit)
+    named = {id(p): n for n, p in model.named_parameters()}
+
+    def decayed(cfg) -> set[str]:
+        groups = build_optimizer(model, cfg.optim).param_groups
+        return {named[id(p)] for g in groups if g["weight_decay"] > 0 for p in g["params"]}
+
+    extra = decayed(authors) - decayed(beit)
+    assert "main.cls_token" in extra and "main.blocks.0.attn.relative_position_bias_table" in extra
+    assert not any(n.endswith(("bias", "gamma_1")) and "table" not in n for n in extra)
+
+
+def test_per_epoch_schedule_holds_the_lr_within_an_epoch() -> None:
+    cfg = tiny_config(
+        optim={"lr": 1e-3, "layer_decay": 1.0},
+        schedule={"epochs": 4, "warmup_epochs": 1.0, "warmup_lr": 1e-6, "step": "epoch"},
+    )
+    optimizer = build_optimizer(build_training_model(cfg), cfg.optim)
+    scheduler = build_scheduler(optimizer, cfg.schedule, steps_per_epoch=10)
+
+    def lr_at(epoch: int, update: int) -> float:
+        scheduler.step(epoch)
+        scheduler.step_update(epoch * 10 + update)
+        return optimizer.param_groups[0]["lr"]
+
+    assert lr_at(0, 0) == lr_at(0, 9) == pytest.approx(1e-6)  # the whole warm-up epoch
+    second = lr_at(1, 3)
+    assert lr_at(1, 8) == second and 5e-4 < second < 1e-3  # cosine, evaluated at epoch 1
+    assert lr_at(2, 0) < second
+
+
+def test_authors_cutout_comes_after_normalisation_with_one_size() -> None:
+    import numpy as np
+
+    from ffdetect.data.transforms import eval_transform, recipe_cutout, train_transform
+
+    white = np.full((64, 64, 3), 255, dtype=np.uint8)
+    ours = train_transform(64, cutout=True, cutout_style="ffdetect")
+    theirs = train_transform(64, cutout=True, cutout_style="authors")
+    ours.set_random_seed(3)
+    theirs.set_random_seed(3)
+    black = ours(image=white)["image"].amin().item()
+    mean_colour = theirs(image=white)["image"].amin().item()
+    assert black < -1.5 and mean_colour == pytest.approx(0.0, abs=1e-6)
+    holes = recipe_cutout("authors").get_params_dependent_on_data({"shape": (224, 224)}, {})
+    assert len({s for _, _, s in holes["holes"]}) == 1
+    assert eval_transform(64)(image=white)["image"].amin().item() > 2.0
+    assert eval_transform(64, "authors")(image=white)["image"].amin().item() == 0.0

@@ -4,10 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import typer
+from typer.core import TyperGroup
+
+from ffdetect.errors import USER_ERROR_EXIT, UserError
+
+
+class _Verbs(TyperGroup):
+    """The verbs' group: a :class:`~ffdetect.errors.UserError` raised by any verb is printed as one
+    line on stderr with exit status 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(USER_ERROR_EXIT) from None  # typer's Exit: it vendors click
+
 
 app = typer.Typer(
     name="ffdetect",
+    cls=_Verbs,
     help="Face forgery detection: prepare data, pre-train, train, calibrate, evaluate, detect.",
     no_args_is_help=True,
     add_completion=False,
@@ -27,16 +45,23 @@ def convert(
     out: Path = typer.Option(..., "--out", help="Directory to write the ffdetect model into."),
     size: str | None = typer.Option(None, help="Expected size (tiny/small/base); checked only."),
     main_only: bool = typer.Option(False, help="Two-branch file: keep only the main branch."),
+    shared_rel_pos: str = typer.Option(
+        "copy",
+        "--shared-rel-pos",
+        help="A shared relative position table: copy into every block (default), or zero "
+        "(the authors' strict=False load, which left every block's table at zero).",
+    ),
 ) -> None:
-    """Import a BEiT v2 pre-training checkpoint or the authors' fine-tuned detector, strictly."""
-    from ffdetect.checkpoint.convert import ConversionError, convert_checkpoint
-    from ffdetect.checkpoint.model_format import ModelFormatError, save_model
-    from ffdetect.checkpoint.safe_load import UnsafeCheckpointError
+    """Import a BEiT v2 pre-training checkpoint or the authors' fine-tuned detector, strictly.
 
-    try:
-        result = convert_checkpoint(src, size=size, main_only=main_only)
-    except (ConversionError, ModelFormatError, UnsafeCheckpointError, FileNotFoundError) as exc:
-        raise fail(str(exc)) from None
+    Files in torch's zip and legacy formats load without running code from them; OmegaConf and
+    argparse configs inside become inert placeholders. A refused or unreadable file is one
+    error line (exit status 2).
+    """
+    from ffdetect.checkpoint.convert import convert_checkpoint
+    from ffdetect.checkpoint.model_format import save_model
+
+    result = convert_checkpoint(src, size=size, main_only=main_only, shared_rel_pos=shared_rel_pos)
     save_model(result.model, result.meta, out)
     arch = result.meta.architecture
     typer.echo(f"read {src} ({result.layout})")
@@ -290,10 +315,16 @@ def train(
     ),
     overrides: list[str] | None = typer.Argument(None, help="key=value config overrides."),
 ) -> None:
-    """Fine-tune a detector (competitive two-branch or baseline); exports RUN_DIR/model."""
+    """Fine-tune a detector (competitive two-branch or baseline); exports RUN_DIR/model.
+
+    Under torchrun only rank 0 prints (the summary, the progress bar, warnings, "exported").
+    """
+    import contextlib
+
     from ffdetect.config import ConfigError, job_overrides, load_config
-    from ffdetect.train.config import TrainConfig
+    from ffdetect.train.config import TrainConfig, recipe_warnings
     from ffdetect.train.data import prepared_datasets
+    from ffdetect.train.distributed import launched_as_main
     from ffdetect.train.progress import StepProgress
     from ffdetect.train.run import train as run_training
 
@@ -308,12 +339,17 @@ def train(
     steps = cfg.schedule.epochs * (len(train_set) // cfg.data.batch_size)
     if cfg.run.max_steps is not None:
         steps = min(steps, cfg.run.max_steps)
-    typer.echo(
-        f"{cfg.method} {cfg.model.size}: {len(train_set)} training faces, "
-        f"{len(val_set) if val_set else 0} validation faces, {steps} steps"
-    )
+    is_main = launched_as_main()
+    if is_main:
+        for warning in recipe_warnings(cfg):
+            typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
+        typer.echo(
+            f"{cfg.method} {cfg.model.size}: {len(train_set)} training faces, "
+            f"{len(val_set) if val_set else 0} validation faces, {steps} steps"
+        )
+    bar = StepProgress(steps) if is_main else contextlib.nullcontext()
     try:
-        with StepProgress(steps) as progress:
+        with bar as progress:
             result = run_training(cfg, train_set, val_set, out, resume=resume, progress=progress)
     except FileExistsError as exc:
         raise fail(str(exc)) from None
@@ -322,7 +358,8 @@ def train(
         if result.best_epoch is None
         else f" (best epoch {result.best_epoch}: {result.best_value:.4f})"
     )
-    typer.echo(f"exported {result.model_dir}{best}")
+    if is_main:
+        typer.echo(f"exported {result.model_dir}{best}")
 
 
 @app.command()
@@ -338,10 +375,14 @@ def evaluate(
         None, "--task", help="deepfake or pad metrics (default: the model's task)."
     ),
 ) -> None:
-    """Score a prepared split: result CSVs per dataset, then metrics at the calibrated threshold."""
+    """Score a prepared split: result CSVs per dataset, then metrics.
+
+    AUC, AP and EER come first for the plain mean of frame p_fake (comparable with papers),
+    then for the confidence-weighted score, with the calibrated threshold and abstention.
+    """
     from ffdetect.checkpoint.model_format import ModelFormatError, read_meta
-    from ffdetect.evaluation.evaluate import evaluate_model
-    from ffdetect.evaluation.metrics import evaluate_results, read_results
+    from ffdetect.evaluation.evaluate import confidence_weighted, evaluate_model, evaluation_rows
+    from ffdetect.evaluation.metrics import read_results
     from ffdetect.evaluation.report import print_table, write_report
 
     if task not in (None, "deepfake", "pad"):
@@ -359,7 +400,7 @@ def evaluate(
 
         calibrated = calibration.method != "default"
         pad_report(
-            [read_results(item.results) for item in done],
+            [confidence_weighted(read_results(item.results), calibration.gamma) for item in done],
             threshold=calibration.threshold if calibrated else None,
             threshold_source=threshold_source_of(calibration.method),
             prepared=data,
@@ -367,13 +408,9 @@ def evaluate(
             c_min=calibration.c_min,
         )
         return
-    rows = []
-    for item in done:
-        rows += evaluate_results(
-            read_results(item.results), threshold=calibration.threshold, c_min=calibration.c_min
-        )
+    rows = evaluation_rows([item.results for item in done], calibration)
     print_table(rows)
-    write_report(rows, out, calibration.threshold, calibration.c_min)
+    write_report(rows, out, calibration.threshold, calibration.c_min, gamma=calibration.gamma)
 
 
 @app.command()
@@ -510,6 +547,22 @@ def serve(
     max_queue: int = typer.Option(4, "--max-queue", min=1, help="Requests queued before 503."),
     frames: int = typer.Option(32, "--frames", min=1, help="Frames sampled per video."),
     backend: str = typer.Option("torch", "--backend", help="torch or onnx (MODEL/model.onnx)."),
+    body_timeout: float = typer.Option(
+        30.0, "--body-timeout", min=0.1, help="Seconds to receive a request body (then 408)."
+    ),
+    allowed_host: list[str] = typer.Option(
+        [],
+        "--allowed-host",
+        help="Host header names accepted (default: localhost names and the bound address; "
+        "* for any). Repeatable.",
+    ),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        envvar="FFDETECT_TOKEN",
+        show_envvar=True,
+        help="Bearer token required on /v1/ requests; needed for a non-loopback --host.",
+    ),
 ) -> None:
     """Web page and REST API (POST /v1/detect) for detection (FastAPI + uvicorn)."""
     from ffdetect.checkpoint.model_format import ModelFormatError
@@ -518,10 +571,10 @@ def serve(
 
     limits = ServeLimits(
         max_upload_mb=max_upload_mb, max_video_seconds=max_seconds, max_queue=max_queue,
-        frames=frames,
+        frames=frames, body_timeout=body_timeout,
     )  # fmt: skip
     try:
-        run_server(model, host, port, limits, backend)
+        run_server(model, host, port, limits, backend, allowed_host or None, token)
     except (ModelFormatError, FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from None
 

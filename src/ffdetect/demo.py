@@ -28,7 +28,7 @@ from ffdetect.evaluation.calibration import decide
 from ffdetect.inference.scoring import score_crops
 from ffdetect.models.backbone import architecture_for
 from ffdetect.models.detector import CompetitiveDetector
-from ffdetect.sample_faces import center_square, lfw_faces, named_photos
+from ffdetect.synthesis.sources import center_square, lfw_faces, named_photos
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_MODEL = REPO_ROOT / "demo_model" / "model"
@@ -54,7 +54,7 @@ class DemoVideo:
 def _forged(photo: np.ndarray, seed: int) -> np.ndarray:
     from ffdetect.data.detectors import make_detector
     from ffdetect.inference.demo_task import DEMO_STRENGTH
-    from ffdetect.inference.samples import blend_face_in_photo
+    from ffdetect.synthesis.media import blend_face_in_photo
 
     faces = sorted(make_detector("mtcnn").detect(photo), key=lambda f: -f.area)
     if not faces:
@@ -64,7 +64,7 @@ def _forged(photo: np.ndarray, seed: int) -> np.ndarray:
 
 def build_demo_videos(out: str | Path, seed: int = 0) -> list[DemoVideo]:
     """Write the sample videos into ``out`` (RGB H.264, 360 px high, 16 frames at 10 fps)."""
-    from ffdetect.inference.samples import clip_frames, resize_to_height, write_video
+    from ffdetect.synthesis.media import clip_frames, resize_to_height, write_video
 
     out = Path(out)
     photos = {k: resize_to_height(v, VIDEO_HEIGHT) for k, v in named_photos().items()}

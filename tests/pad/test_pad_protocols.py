@@ -12,10 +12,10 @@ from ffdetect.checkpoint.model_format import read_meta
 from ffdetect.cli import app
 from ffdetect.data.manifest import read_csv
 from ffdetect.data.pad.protocols import parse_cross_domain
-from ffdetect.data.pad.synthetic import build_pad_task, write_layout
 from ffdetect.data.readers import DatasetError
 from ffdetect.data.torch_datasets import FaceFrames
-from ffdetect.sample_faces import astronaut, grace_hopper, lfw_faces
+from ffdetect.synthesis.pad import build_pad_task, write_layout
+from ffdetect.synthesis.sources import astronaut, grace_hopper, lfw_faces
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,7 +139,7 @@ def test_oulu_protocol_view_from_one_preparation(tmp_path) -> None:
     assert entries == [] and (root / "Protocols" / "Protocol_3" / "Test_6.txt").is_file()
     for folder in ("Train_files", "Dev_files", "Test_files"):
         (root / folder).mkdir(parents=True, exist_ok=True)
-    from ffdetect.data.pad.synthetic import layout_entries
+    from ffdetect.synthesis.pad import layout_entries
 
     prep = tmp_path / "prep"
     face_rows, video_rows = [], []

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from ffdetect.data.pad.readers import oulu_file_type
-from ffdetect.data.pad.synthetic import layout_entries, write_layout
 from ffdetect.data.readers import DatasetError, read_dataset
-from ffdetect.sample_faces import astronaut, grace_hopper
+from ffdetect.synthesis.pad import layout_entries, write_layout
+from ffdetect.synthesis.sources import astronaut, grace_hopper
 
 OULU_USERS = {"train": [1], "val": [21], "test": [36]}
 

@@ -4,8 +4,10 @@ Two families of files are understood (METHOD.md section 1):
 
 * BEiT v2 pre-training checkpoints, ``{"model": state_dict}`` with bare backbone keys: they become
   a ``backbone`` model (a fine-tuning init). Pre-training-only keys are dropped and reported, a
-  shared relative-position table is copied into every block, ``relative_position_index`` buffers
-  are recomputed, and an absolute ``pos_embed`` is an error (this architecture has none).
+  shared relative-position table is copied into every block (METHOD.md; ``shared_rel_pos="zero"``
+  reproduces the authors' ``strict=False`` load, which left every block's table at zero),
+  ``relative_position_index`` buffers are recomputed, and an absolute ``pos_embed`` is an error
+  (this architecture has none).
 * The authors' fine-tuned detectors, ``{"state_dict": ...}`` with ``module.backbone_model.*``,
   optionally ``module.backbone_model2.*`` (two-branch file), ``module.norm_for_cls.*`` and
   ``module.header.0.*``: they become a ``competitive`` or a ``detector`` model.
@@ -27,6 +29,7 @@ from torch import nn
 from ffdetect.checkpoint.metadata import Architecture, ModelMeta
 from ffdetect.checkpoint.model_format import build_model, default_provenance, load_strict
 from ffdetect.checkpoint.safe_load import safe_torch_load
+from ffdetect.errors import UserError
 from ffdetect.models.backbone import BACKBONE_SIZES
 
 PRETRAIN_ONLY_PREFIXES = (
@@ -37,6 +40,9 @@ PRETRAIN_ONLY_PREFIXES = (
     "cls_pt_lm_head.",
 )
 SHARED_REL_POS_TABLE = "rel_pos_bias.relative_position_bias_table"
+#: What a shared relative-position table becomes: copied into every block (METHOD.md section 1)
+#: or zeros in every block (what the authors' ``strict=False`` load produced).
+SHARED_REL_POS_MODES = ("copy", "zero")
 CONTAINER_KEYS = ("state_dict", "model", "module")
 
 #: Authors' fine-tuned layout -> our competitive layout.
@@ -48,7 +54,7 @@ AUTHORS_PREFIXES = {
 }
 
 
-class ConversionError(ValueError):
+class ConversionError(UserError, ValueError):
     """The checkpoint cannot be turned into one of our models; the message says why."""
 
 
@@ -80,9 +86,18 @@ def unwrap_state_dict(obj: object) -> dict[str, torch.Tensor]:
 
 
 def checkpoint_filter_fn(
-    state_dict: dict[str, torch.Tensor],
+    state_dict: dict[str, torch.Tensor], shared_rel_pos: str = "copy"
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Bring a BEiT v2 backbone state dict to our parameter names; returns it and notes."""
+    """Bring a BEiT v2 backbone state dict to our parameter names; returns it and notes.
+
+    A shared relative-position table is copied into every block (``shared_rel_pos="copy"``) or
+    replaced by zeros in every block (``"zero"``, the authors' behaviour).
+    """
+    if shared_rel_pos not in SHARED_REL_POS_MODES:
+        raise ConversionError(
+            f"shared_rel_pos must be one of {', '.join(SHARED_REL_POS_MODES)}, "
+            f"got {shared_rel_pos!r}"
+        )
     notes: list[str] = []
     if "pos_embed" in state_dict:
         raise ConversionError(
@@ -99,9 +114,15 @@ def checkpoint_filter_fn(
             dropped.append(key)
             continue
         if key == SHARED_REL_POS_TABLE:
+            table = value if shared_rel_pos == "copy" else torch.zeros_like(value)
             for i in range(depth):
-                out[f"blocks.{i}.attn.relative_position_bias_table"] = value.clone()
-            notes.append(f"copied the shared relative position table into all {depth} blocks")
+                out[f"blocks.{i}.attn.relative_position_bias_table"] = table.clone()
+            notes.append(
+                f"copied the shared relative position table into all {depth} blocks"
+                if shared_rel_pos == "copy"
+                else f"set every block's relative position table to zero ({depth} blocks; the "
+                "shared table was not used, as in the authors' strict=False load)"
+            )
             continue
         out[key] = value
     if dropped:
@@ -151,7 +172,7 @@ def _is_authors_layout(state_dict: dict[str, torch.Tensor]) -> bool:
 
 
 def _convert_authors(
-    state_dict: dict[str, torch.Tensor], size: str | None
+    state_dict: dict[str, torch.Tensor], size: str | None, shared_rel_pos: str
 ) -> tuple[dict, Architecture, str, list[str]]:
     parts: dict[str, dict[str, torch.Tensor]] = {p: {} for p in AUTHORS_PREFIXES}
     unexpected = []
@@ -166,13 +187,13 @@ def _convert_authors(
             f"unexpected keys in the fine-tuned checkpoint: {', '.join(sorted(unexpected))}"
         )
     notes: list[str] = []
-    main, main_notes = checkpoint_filter_fn(parts["backbone_model."])
+    main, main_notes = checkpoint_filter_fn(parts["backbone_model."], shared_rel_pos)
     notes += [f"main branch: {n}" for n in main_notes]
     arch = infer_architecture(main, size)
     out = {f"main.{k}": v for k, v in main.items()}
     two_branch = bool(parts["backbone_model2."])
     if two_branch:
-        competitor, comp_notes = checkpoint_filter_fn(parts["backbone_model2."])
+        competitor, comp_notes = checkpoint_filter_fn(parts["backbone_model2."], shared_rel_pos)
         notes += [f"competitor branch: {n}" for n in comp_notes]
         out.update({f"competitor.{k}": v for k, v in competitor.items()})
     for prefix in ("norm_for_cls.", "header.0."):
@@ -187,14 +208,14 @@ def _convert_authors(
 
 
 def convert_state_dict(
-    state_dict: dict[str, torch.Tensor], size: str | None = None
+    state_dict: dict[str, torch.Tensor], size: str | None = None, shared_rel_pos: str = "copy"
 ) -> tuple[dict[str, torch.Tensor], Architecture, str, str, list[str]]:
     """Map a foreign state dict to ours; returns (state, architecture, kind, layout, notes)."""
     if _is_authors_layout(state_dict):
-        state, arch, layout, notes = _convert_authors(state_dict, size)
+        state, arch, layout, notes = _convert_authors(state_dict, size, shared_rel_pos)
         kind = "competitive" if layout == "authors-two-branch" else "detector"
         return state, arch, kind, layout, notes
-    state, notes = checkpoint_filter_fn(state_dict)
+    state, notes = checkpoint_filter_fn(state_dict, shared_rel_pos)
     return state, infer_architecture(state, size), "backbone", "beitv2-backbone", notes
 
 
@@ -207,13 +228,23 @@ def _sha256(path: Path) -> str:
 
 
 def convert_checkpoint(
-    src: str | Path, size: str | None = None, main_only: bool = False
+    src: str | Path,
+    size: str | None = None,
+    main_only: bool = False,
+    shared_rel_pos: str = "copy",
 ) -> ConversionResult:
-    """Load a foreign checkpoint safely and return it as one of our networks, strictly checked."""
+    """Load a foreign checkpoint safely and return it as one of our networks, strictly checked.
+
+    Every failure is a :class:`~ffdetect.errors.UserError` whose message names ``src``.
+    """
     src = Path(src)
-    state, arch, kind, layout, notes = convert_state_dict(
-        unwrap_state_dict(safe_torch_load(src)), size
-    )
+    loaded = safe_torch_load(src)
+    try:
+        state, arch, kind, layout, notes = convert_state_dict(
+            unwrap_state_dict(loaded), size, shared_rel_pos
+        )
+    except ConversionError as exc:
+        raise ConversionError(f"{src}: {exc}") from exc
     meta = ModelMeta(kind=kind, architecture=arch)
     model = build_model(meta)
     load_strict(model, state, str(src))

@@ -1,10 +1,20 @@
-"""Metadata stored beside a model's weights: architecture, input, calibration, provenance."""
+"""Metadata stored beside a model's weights: architecture, input, calibration, provenance.
+
+Every field is checked when the metadata is built or read: a value of the wrong type, a
+calibration threshold, abstention level or gamma that is not a finite number >= 0 raises
+``ValueError`` naming the field (``read_meta`` adds the file), so a bad ``ffdetect.json`` is
+refused at load instead of turning every later answer into nonsense.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
+
+from ffdetect.config import from_dict as typed_from_dict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -33,16 +43,24 @@ class Calibration:
     chosen_on: str | None = None
     stats: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Scores and confidences lie in [0, 1]: a threshold above 1 calls nothing fake and a
+        # c_min above 1 abstains on everything (both legitimate, if extreme, rules).
+        for name in ("threshold", "c_min", "gamma"):
+            _check_number(f"calibration {name}", getattr(self, name), low=0.0)
+        if self.target_fpr is not None:
+            _check_number("calibration target_fpr", self.target_fpr, low=0.0, high=1.0)
+        if not isinstance(self.stats, dict):
+            raise ValueError(f"calibration stats must be a mapping, got {self.stats!r}")
+
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``ffdetect.json``'s ``calibration``)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown calibration fields: {sorted(unknown)}")
-        return cls(**data)
+        """Read :meth:`to_dict`'s form; unknown fields, wrong types and bad values raise."""
+        return typed_from_dict(cls, _mapping(data, "calibration"), "calibration")
 
 
 @dataclass
@@ -57,12 +75,22 @@ class Architecture:
     num_heads: int = 12
     num_classes: int = 2
 
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name != "size" and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"architecture {f.name} must be an integer, got {value!r}")
+            if f.name != "size" and value < 1:
+                raise ValueError(f"architecture {f.name} must be >= 1, got {value}")
+
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``ffdetect.json``'s ``architecture``)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Architecture:
-        return cls(**data)
+        """Read :meth:`to_dict`'s form; unknown fields and wrong types raise ``ValueError``."""
+        return typed_from_dict(cls, _mapping(data, "architecture"), "architecture")
 
 
 @dataclass
@@ -84,6 +112,7 @@ class ModelMeta:
             raise ValueError(f"model kind must be one of {MODEL_KINDS}, got {self.kind!r}")
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON document (``ffdetect.json``)."""
         return {
             "format_version": self.format_version,
             "ffdetect_version": self.ffdetect_version,
@@ -101,19 +130,62 @@ class ModelMeta:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelMeta:
+        """Read :meth:`to_dict`'s form, checking every field (``ValueError`` names the bad one)."""
+        data = _mapping(data, "the metadata")
         version = data.get("format_version")
         if version != FORMAT_VERSION:
             raise ValueError(
                 f"unsupported model format version {version!r} (expected {FORMAT_VERSION})"
             )
-        return cls(
-            kind=data["kind"],
-            task=data.get("task", "deepfake"),
-            architecture=Architecture.from_dict(data["architecture"]),
-            mean=tuple(data["input"]["mean"]),
-            std=tuple(data["input"]["std"]),
-            calibration=Calibration.from_dict(data.get("calibration", {})),
-            provenance=data.get("provenance", {}),
-            format_version=version,
-            ffdetect_version=data.get("ffdetect_version", ""),
+        for key in ("kind", "architecture", "input"):
+            if key not in data:
+                raise ValueError(f"no {key!r} field")
+        kind, task, written_by = (
+            data["kind"],
+            data.get("task", "deepfake"),
+            data.get("ffdetect_version", ""),
         )
+        for name, value in (("kind", kind), ("task", task), ("ffdetect_version", written_by)):
+            if not isinstance(value, str):
+                raise ValueError(f"{name} must be a string, got {value!r}")
+        provenance = data.get("provenance", {})
+        if not isinstance(provenance, dict):
+            raise ValueError(f"provenance must be a mapping, got {provenance!r}")
+        image_input = _mapping(data["input"], "input")
+        return cls(
+            kind=kind,
+            task=task,
+            architecture=Architecture.from_dict(data["architecture"]),
+            mean=_triple(image_input.get("mean"), "input mean", positive=False),
+            std=_triple(image_input.get("std"), "input std", positive=True),
+            calibration=Calibration.from_dict(data.get("calibration", {})),
+            provenance=provenance,
+            format_version=version,
+            ffdetect_version=written_by,
+        )
+
+
+def _check_number(name: str, value: Any, low: float, high: float = math.inf) -> None:
+    """``value`` must be a real number (not a bool), finite, within ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not (math.isfinite(value) and low <= value <= high):
+        bounds = f">= {low:g}" if high == math.inf else f"in [{low:g}, {high:g}]"
+        raise ValueError(f"{name} must be a finite number {bounds}, got {value!r}")
+
+
+def _mapping(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be a JSON object, got {value!r}")
+    return value
+
+
+def _triple(value: Any, name: str, positive: bool) -> tuple[float, float, float]:
+    """Three finite numbers (per-channel normalisation); ``positive``: each > 0."""
+    if not isinstance(value, list | tuple) or len(value) != 3:
+        raise ValueError(f"{name} must be a list of 3 numbers, got {value!r}")
+    for v in value:
+        _check_number(name, v, low=-math.inf if not positive else 0.0)
+        if positive and v == 0:
+            raise ValueError(f"{name} must be > 0, got {value!r}")
+    return (float(value[0]), float(value[1]), float(value[2]))

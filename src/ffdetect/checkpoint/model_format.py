@@ -22,6 +22,7 @@ from torch import nn
 
 from ffdetect import __version__
 from ffdetect.checkpoint.metadata import ModelMeta
+from ffdetect.errors import UserError
 from ffdetect.models.backbone import create_backbone
 from ffdetect.models.detector import CompetitiveDetector, Detector
 from ffdetect.models.heads import ClassifierHead
@@ -30,7 +31,7 @@ WEIGHTS_NAME = "model.safetensors"
 META_NAME = "ffdetect.json"
 
 
-class ModelFormatError(RuntimeError):
+class ModelFormatError(UserError, RuntimeError):
     """A model directory is missing, incomplete, or does not match its metadata."""
 
 
@@ -86,7 +87,25 @@ def read_meta(path: str | Path) -> ModelMeta:
             f"{path} is not an ffdetect model (no {META_NAME}); convert foreign checkpoints with "
             "`ffdetect convert`"
         )
-    return ModelMeta.from_dict(json.loads(meta_file.read_text()))
+    try:
+        data = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFormatError(f"{meta_file}: not readable JSON ({exc})") from None
+    try:
+        return ModelMeta.from_dict(data)
+    except (ValueError, TypeError) as exc:
+        raise ModelFormatError(f"{meta_file}: {exc}") from None
+
+
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a ``model.safetensors`` file; :class:`ModelFormatError` names the file
+    when it is missing, truncated or not a safetensors file."""
+    if not path.is_file():
+        raise ModelFormatError(f"{path.parent} has metadata but no {path.name}")
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # safetensors raises SafetensorError, OSError or ValueError
+        raise ModelFormatError(f"{path}: not a readable safetensors file ({exc})") from None
 
 
 def write_meta(path: str | Path, meta: ModelMeta) -> None:
@@ -136,10 +155,9 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelMeta]:
     path = _model_dir(path)
     meta = read_meta(path)
     weights = path / WEIGHTS_NAME
-    if not weights.is_file():
-        raise ModelFormatError(f"{path} has metadata but no {WEIGHTS_NAME}")
+    state = read_weights(weights)
     model = build_model(meta)
-    load_strict(model, load_file(str(weights)), str(weights))
+    load_strict(model, state, str(weights))
     model.eval()
     return model, meta
 
@@ -172,10 +190,14 @@ def describe_model(path: str | Path) -> dict[str, dict[str, Any]]:
     path = _model_dir(path)
     meta = read_meta(path)
     counts: dict[str, int] = {}
-    with safe_open(str(path / WEIGHTS_NAME), framework="pt") as fh:
-        for key in fh.keys():  # noqa: SIM118 - safe_open is not a dict
-            group = key.split(".", 1)[0] if meta.kind != "backbone" else "backbone"
-            counts[group] = counts.get(group, 0) + math.prod(fh.get_slice(key).get_shape())
+    weights = path / WEIGHTS_NAME
+    try:
+        with safe_open(str(weights), framework="pt") as fh:
+            for key in fh.keys():  # noqa: SIM118 - safe_open is not a dict
+                group = key.split(".", 1)[0] if meta.kind != "backbone" else "backbone"
+                counts[group] = counts.get(group, 0) + math.prod(fh.get_slice(key).get_shape())
+    except Exception as exc:  # safetensors raises SafetensorError, OSError or ValueError
+        raise ModelFormatError(f"{weights}: not a readable safetensors file ({exc})") from None
     arch = meta.architecture.to_dict()
     return {
         "model": {
@@ -193,9 +215,12 @@ def describe_model(path: str | Path) -> dict[str, dict[str, Any]]:
     }
 
 
-def load_backbone_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], ModelMeta]:
+def load_backbone_weights(
+    path: str | Path, shared_rel_pos: str = "copy"
+) -> tuple[dict[str, torch.Tensor], ModelMeta]:
     """Backbone weights from any loadable checkpoint: one of our model directories (any kind;
-    the main branch of a competitive model) or a foreign file that ``ffdetect convert`` reads.
+    the main branch of a competitive model) or a foreign file that ``ffdetect convert`` reads
+    (``shared_rel_pos``: see :func:`ffdetect.checkpoint.convert.checkpoint_filter_fn`).
     """
     path = Path(path)
     if (_model_dir(path) / META_NAME).is_file():
@@ -203,5 +228,5 @@ def load_backbone_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], Mo
         return backbone_state(model), meta
     from ffdetect.checkpoint.convert import convert_checkpoint
 
-    result = convert_checkpoint(path)
+    result = convert_checkpoint(path, shared_rel_pos=shared_rel_pos)
     return backbone_state(result.model), result.meta

@@ -1,47 +1,134 @@
 """Load foreign PyTorch checkpoints without executing code from the file.
 
-The authors' files pickle tensors next to optimizer state and an OmegaConf config object. A plain
-``torch.load`` would run whatever the pickle asks for; here every file goes through PyTorch's
-``weights_only`` unpickler. Globals that are plain configuration containers (OmegaConf, argparse,
-pathlib, enum and typing objects) are replaced by inert :class:`PickledObject` placeholders that
-only record their state; any other global, such as ``os.system`` or ``builtins.eval``, makes the
-load fail with :class:`UnsafeCheckpointError` naming it.
+The authors' files pickle tensors next to optimizer state and an OmegaConf ``DictConfig``; unilm's
+BEiT v2 files carry an ``argparse.Namespace``; both exist in torch's zip format and in its legacy
+(``_use_new_zipfile_serialization=False``) format. A plain ``torch.load`` would run whatever the
+pickle asks for. :func:`safe_torch_load` works in two steps, the same for both formats:
+
+1. **Vet every global statically.** The pickles of the file are read opcode by opcode, without
+   building any object (the ``data.pkl`` record of a zip file; the five pickles that open a
+   legacy file: magic number, protocol, system info, the object, the storage keys), with torch's
+   own scanner (``torch._weights_only_unpickler.get_globals_in_pkl``, which applies the same
+   Python 2 name mapping as the loader). Each global must be one that torch's ``weights_only``
+   unpickler allows by default (tensors, storages, ``OrderedDict``...), a plain builtin data type
+   of :data:`DATA_TYPES`, or a configuration class of :data:`PLACEHOLDER_GLOBALS`. Names are
+   compared exactly: ``pathlib.os.system`` is not ``pathlib.PosixPath``. Anything else, such as
+   ``posix.system`` or ``builtins.eval``, is refused before the file is unpickled at all.
+2. **Load with torch's** ``weights_only=True`` **unpickler**, with the configuration classes
+   registered (``torch.serialization.safe_globals``) as inert :class:`PickledObject` stand-ins.
+   That unpickler reads legacy files too; only torch's static listing
+   (``get_unsafe_globals_in_checkpoint``) is limited to zip files, which is why step 1 scans
+   legacy streams itself. The restricted unpickler is a second line of defence: a global that
+   step 1 missed is still refused there.
+
+Why not a ``pickle.Unpickler`` subclass with a restricted ``find_class`` behind
+``torch.load(pickle_module=..., weights_only=False)``: that path hands the rest of the stream
+(``REDUCE``, ``BUILD``, persistent ids) to the full Python unpickler and makes us responsible for
+re-implementing torch's storage handling safely; the ``weights_only`` unpickler already restricts
+every opcode, so we only have to tell it which names stand for placeholders.
+
+A placeholder records what the pickle gave it (``args``, ``state``) and nothing else: no
+OmegaConf, argparse or pathlib code is imported or run, and files load when those libraries are
+not installed. Every failure is an :class:`UnsafeCheckpointError` whose message is one line
+naming the file and the reason.
 """
 
 from __future__ import annotations
 
+import io
 import zipfile
+from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
-from torch.serialization import get_unsafe_globals_in_checkpoint, safe_globals
+from torch import _weights_only_unpickler
+from torch.serialization import safe_globals
 
-#: Modules whose objects may be stood in for by inert placeholders (configuration containers).
-PLACEHOLDER_MODULE_PREFIXES = ("omegaconf.", "argparse.", "pathlib.", "enum.", "typing.")
-#: Individual globals that checkpoints commonly hold and that are harmless to reconstruct.
-PLACEHOLDER_GLOBALS = frozenset({"builtins.set", "builtins.frozenset", "collections.defaultdict"})
+from ffdetect.errors import UserError
+
+#: Builtin data types that configuration pickles reference as values (OmegaConf stores
+#: ``object_type=dict``, ``element_type=int`` ...); calling them only builds plain data.
+DATA_TYPES: dict[str, type] = {
+    f"builtins.{t.__name__}": t
+    for t in (dict, list, tuple, set, frozenset, int, float, complex, str, bytes, bool)
+} | {"collections.defaultdict": defaultdict}
+
+#: Configuration classes that load as inert :class:`PickledObject` placeholders (exact names).
+PLACEHOLDER_GLOBALS = frozenset(
+    {
+        "argparse.Namespace",
+        "omegaconf.base.Box",
+        "omegaconf.base.Container",
+        "omegaconf.base.ContainerMetadata",
+        "omegaconf.base.Metadata",
+        "omegaconf.base.Node",
+        "omegaconf.basecontainer.BaseContainer",
+        "omegaconf.dictconfig.DictConfig",
+        "omegaconf.listconfig.ListConfig",
+        "omegaconf.nodes.AnyNode",
+        "omegaconf.nodes.BooleanNode",
+        "omegaconf.nodes.BytesNode",
+        "omegaconf.nodes.EnumNode",
+        "omegaconf.nodes.FloatNode",
+        "omegaconf.nodes.IntegerNode",
+        "omegaconf.nodes.PathNode",
+        "omegaconf.nodes.StringNode",
+        "omegaconf.nodes.UnionNode",
+        "omegaconf.nodes.ValueNode",
+        "pathlib.Path",
+        "pathlib.PosixPath",
+        "pathlib.PurePath",
+        "pathlib.PurePosixPath",
+        "pathlib.PureWindowsPath",
+        "pathlib.WindowsPath",
+        "pathlib._local.Path",
+        "pathlib._local.PosixPath",
+        "pathlib._local.PurePath",
+        "pathlib._local.PurePosixPath",
+        "pathlib._local.PureWindowsPath",
+        "pathlib._local.WindowsPath",
+        "typing.Any",
+        "typing.Dict",
+        "typing.List",
+        "typing.Tuple",
+    }
+)
+
+#: Pickles at the start of a legacy-format file: magic number, protocol, system info, the
+#: object, the storage keys (raw storage bytes follow them).
+LEGACY_PICKLES = 5
+ZIP_MAGIC = b"PK\x03\x04"
 
 
-class UnsafeCheckpointError(RuntimeError):
-    """The file asks the unpickler for something other than tensors and plain data."""
+class UnsafeCheckpointError(UserError, RuntimeError):
+    """The file is refused (it asks for something other than tensors and plain data) or cannot
+    be read as a PyTorch checkpoint; the message names the file and the reason in one line."""
+
+
+class CheckpointNotFoundError(UserError, FileNotFoundError):
+    """The checkpoint path does not name a file."""
 
 
 class PickledObject:
-    """Inert stand-in for a configuration object found in a checkpoint; it runs no code."""
+    """Inert stand-in for a configuration object found in a checkpoint; it runs no code.
+
+    ``args`` holds what the pickle passed to the class, ``state`` what it set afterwards (for an
+    ``argparse.Namespace``, its attributes as a dict).
+    """
 
     _qualified_name = "PickledObject"
 
     def __new__(cls, *args: Any, **kwargs: Any) -> PickledObject:
         instance = object.__new__(cls)
-        instance.__dict__["_args"] = args
+        instance.__dict__.update(args=args, state=None)
         return instance
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.__dict__["_kwargs"] = kwargs
+        """Accept and ignore constructor arguments (``__new__`` recorded them)."""
 
     def __setstate__(self, state: Any) -> None:
-        self.__dict__["_state"] = state
+        self.__dict__["state"] = state
 
     def __repr__(self) -> str:
         return f"<placeholder for {self._qualified_name}>"
@@ -51,40 +138,93 @@ def _placeholder_for(qualified_name: str) -> type:
     return type("PickledObject", (PickledObject,), {"_qualified_name": qualified_name})
 
 
-def _is_placeholder_allowed(name: str) -> bool:
-    return name in PLACEHOLDER_GLOBALS or name.startswith(PLACEHOLDER_MODULE_PREFIXES)
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _unsafe_globals(path: Path) -> list[str]:
-    if not zipfile.is_zipfile(path):
-        return []  # legacy format: the weights_only unpickler itself refuses unknown globals
-    return get_unsafe_globals_in_checkpoint(path)
+def _torch_reason(exc: BaseException) -> str:
+    """The informative line of a ``torch.load`` failure (its ``weights_only`` message is long)."""
+    for line in str(exc).splitlines():
+        if "WeightsUnpickler error:" in line:
+            return line.split("WeightsUnpickler error:", 1)[1].strip()
+    return _one_line(exc)
 
 
-def safe_torch_load(path: str | Path) -> Any:
-    """Load a ``torch.save`` file holding tensors and plain data, refusing executable content."""
+def _zip_pickle(path: Path) -> bytes:
+    with zipfile.ZipFile(path) as archive:
+        records = [n for n in archive.namelist() if n.endswith("data.pkl") and n.count("/") == 1]
+        if len(records) != 1:
+            raise ValueError("the zip archive has no single <archive>/data.pkl record")
+        return archive.read(records[0])
+
+
+def _globals_in_pickles(stream: IO[bytes], count: int) -> set[str]:
+    names: set[str] = set()
+    for _ in range(count):
+        names |= _weights_only_unpickler.get_globals_in_pkl(stream)
+    return names
+
+
+def checkpoint_globals(path: str | Path) -> set[str]:
+    """Every global (``module.name``) that the pickles of a ``torch.save`` file reference, read
+    without unpickling anything; zip and legacy formats."""
+    path = Path(path)
+    if zipfile.is_zipfile(path):
+        return _globals_in_pickles(io.BytesIO(_zip_pickle(path)), 1)
+    with path.open("rb") as fh:
+        if fh.read(4) == ZIP_MAGIC:
+            raise ValueError("truncated or corrupt zip archive")
+        fh.seek(0)
+        try:
+            return _globals_in_pickles(fh, LEGACY_PICKLES)
+        except Exception as exc:  # noqa: BLE001 - reported as what the file is not
+            raise ValueError(
+                f"neither a zip archive nor a legacy torch.save stream ({exc})"
+            ) from exc
+
+
+def refused_globals(names: set[str]) -> list[str]:
+    """The names that are neither torch's default ``weights_only`` globals nor ours, sorted."""
+    allowed = set(_weights_only_unpickler._get_allowed_globals()) | set(DATA_TYPES)
+    return sorted(n for n in names if n not in allowed and n not in PLACEHOLDER_GLOBALS)
+
+
+def safe_torch_load(path: str | Path, mmap: bool = False) -> Any:
+    """Load a ``torch.save`` file (zip or legacy format) holding tensors and plain data.
+
+    Configuration objects come back as :class:`PickledObject` placeholders; anything that could
+    execute code, and anything unreadable, raises :class:`UnsafeCheckpointError`. ``mmap``
+    memory-maps the tensors of a zip-format file (to read a few fields of a large one).
+    """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+        raise CheckpointNotFoundError(f"checkpoint not found: {path}")
     if path.stat().st_size == 0:
-        raise UnsafeCheckpointError(f"{path} is empty")
+        raise UnsafeCheckpointError(f"{path} is not a readable PyTorch checkpoint: empty file")
     try:
-        names = _unsafe_globals(path)
+        names = checkpoint_globals(path)
     except Exception as exc:  # noqa: BLE001 - any parse failure means we will not load it
-        raise UnsafeCheckpointError(f"{path} is not a readable PyTorch checkpoint: {exc}") from exc
-    refused = sorted(n for n in names if not _is_placeholder_allowed(n))
+        raise UnsafeCheckpointError(
+            f"{path} is not a readable PyTorch checkpoint: {_one_line(exc)}"
+        ) from exc
+    refused = refused_globals(names)
     if refused:
         raise UnsafeCheckpointError(
             f"refusing to load {path}: it asks to import or call {', '.join(refused)}, which could "
-            "execute code. Only tensors and plain configuration objects are accepted."
+            "execute code; only tensors and plain configuration objects are accepted"
         )
-    placeholders = [(_placeholder_for(n), n) for n in names]
+    registered: list[Any] = [(_placeholder_for(n), n) for n in sorted(names & PLACEHOLDER_GLOBALS)]
+    registered += [(DATA_TYPES[n], n) for n in sorted(names & set(DATA_TYPES))]
     try:
-        with safe_globals(placeholders):
-            return torch.load(path, map_location="cpu", weights_only=True)
+        with safe_globals(registered):
+            return torch.load(
+                path, map_location="cpu", weights_only=True, mmap=mmap and zipfile.is_zipfile(path)
+            )
     except Exception as exc:  # noqa: BLE001
-        if "Unsupported global" in str(exc) or "Weights only load failed" in str(exc):
-            raise UnsafeCheckpointError(
-                f"refusing to load {path}: {str(exc).splitlines()[0]}"
-            ) from exc
-        raise UnsafeCheckpointError(f"{path} is not a readable PyTorch checkpoint: {exc}") from exc
+        reason = _torch_reason(exc)
+        if "Unsupported global" in reason or "unrecognized function" in reason:
+            raise UnsafeCheckpointError(f"refusing to load {path}: {reason}") from exc
+        raise UnsafeCheckpointError(
+            f"{path} is not a readable PyTorch checkpoint: {reason}"
+        ) from exc

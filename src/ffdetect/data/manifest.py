@@ -23,12 +23,14 @@ import numpy as np
 
 __all__ = [
     "MANIFEST_COLUMNS",
+    "MANIFEST_REQUIRED",
     "VIDEO_COLUMNS",
     "atomic_write_bytes",
     "atomic_write_text",
     "file_sha256",
     "merge_shards",
     "read_csv",
+    "read_manifest",
     "record_path",
     "records_to_rows",
     "write_csv",
@@ -39,6 +41,8 @@ MANIFEST_COLUMNS = [
     "box_x1", "box_y1", "box_x2", "box_y2",
     *[f"lm{i}_{c}" for i in range(5) for c in ("x", "y")],
 ]  # fmt: skip
+#: The columns every reader of ``manifest.csv`` relies on (the others are informative).
+MANIFEST_REQUIRED = ("video_id", "dataset", "method", "split", "label", "frame", "crop_path")
 VIDEO_COLUMNS = [
     "video_id", "dataset", "method", "split", "label", "path",
     "frames_requested", "frames_found", "status", "error",
@@ -147,6 +151,34 @@ def read_csv(path: str | Path) -> list[dict]:
     """Rows of a CSV file as dicts of strings."""
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def read_manifest(path: str | Path) -> list[dict]:
+    """Rows of a ``manifest.csv``, checked: :class:`~ffdetect.data.readers.DatasetError` names
+    the file (and line) when it is missing, lacks one of :data:`MANIFEST_REQUIRED`, or holds a
+    label other than 0/1 or a frame that is not an integer."""
+    from .readers import DatasetError
+
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames or []
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DatasetError(f"{path}: cannot read the manifest: {exc}") from None
+    missing = [c for c in MANIFEST_REQUIRED if c not in header]
+    if missing:
+        raise DatasetError(
+            f"{path}: missing column(s) {', '.join(missing)} (a manifest written by "
+            "`ffdetect prepare` has them all)"
+        )
+    for line, row in enumerate(rows, start=2):
+        if row["label"] not in ("0", "1"):
+            raise DatasetError(f"{path}:{line}: label {row['label']!r}, expected 0 or 1")
+        if not str(row["frame"]).strip().lstrip("-").isdigit():
+            raise DatasetError(f"{path}:{line}: frame {row['frame']!r} is not an integer")
+    return rows
 
 
 def _fmt(v: float, nd: int) -> str:

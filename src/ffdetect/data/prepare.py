@@ -2,9 +2,10 @@
 
 Per video: sample ``frames`` frames at equal steps, detect faces, keep the longest-tracked face,
 try neighbouring frames where it is missing, align and crop, write PNGs atomically, then the
-video's record (``OUT/records/<id>.json``). A rerun skips a video whose record matches the source
-file's content fingerprint, the settings, and every PNG's SHA-256. ``manifest.csv`` and
-``videos.csv`` are rebuilt from the records at the end.
+video's record (``OUT/records/<id>.json``). A rerun skips a video whose record matches the
+source file's content fingerprint, the settings, and every PNG's SHA-256. ``manifest.csv`` and
+``videos.csv`` are rebuilt from the records at the end. One run writes an OUT (and shard) at a
+time (:class:`OutLock`), and worker processes exit as soon as the run's process dies.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import contextlib
 import hashlib
 import json
 import os
+import socket
+import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -21,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ffdetect.errors import UserError
 
 from .manifest import (
     MANIFEST_COLUMNS,
@@ -37,9 +42,25 @@ from .manifest import (
 from .readers import VideoItem
 from .video import VideoError, count_decodable, probe_video, read_frames, sample_indices
 
-__all__ = ["PrepareConfig", "Summary", "parse_shard", "process_video", "run_prepare", "shard_items"]
+__all__ = [
+    "OutLock",
+    "PrepareConfig",
+    "PrepareLockedError",
+    "Summary",
+    "parse_shard",
+    "process_video",
+    "run_prepare",
+    "shard_items",
+]
+
+try:
+    import fcntl
+except ImportError:  # Windows: OutLock falls back to an exclusive file and a pid check
+    fcntl = None
 
 RECORD_VERSION = 1
+#: How often a worker without multiprocessing's parent sentinel checks its parent's pid.
+PARENT_POLL_SECONDS = 0.5
 OK_STATUSES = ("ok", "partial")
 
 
@@ -305,9 +326,33 @@ def _make_detector(cfg: PrepareConfig, threads: int | None):
     return make_detector(cfg.detector, model_path=cfg.detector_model, threads=threads)
 
 
-def _init_worker(cfg: PrepareConfig, out: str, threads: int) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """Exit this worker as soon as the process that started it dies (even by SIGKILL).
+
+    A daemon thread waits on multiprocessing's parent sentinel (a pipe whose other end only the
+    parent holds: it becomes readable when the parent is gone), or, where there is none, polls
+    the parent pid. Either way an orphaned worker never keeps writing into OUT.
+    """
+    from multiprocessing import parent_process
+    from multiprocessing.connection import wait
+
+    parent = parent_process()
+
+    def watch() -> None:
+        if parent is not None and parent.sentinel is not None:
+            wait([parent.sentinel])
+        else:
+            while os.getppid() == parent_pid:
+                time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="ffdetect-parent-watch", daemon=True).start()
+
+
+def _init_worker(cfg: PrepareConfig, out: str, threads: int, parent_pid: int) -> None:
     import torch
 
+    _die_with_parent(parent_pid)
     torch.set_num_threads(threads)
     _WORKER["cfg"] = cfg
     _WORKER["out"] = Path(out)
@@ -340,6 +385,18 @@ def run_prepare(
     """Prepare ``items`` (this shard's share) into ``out``; write the CSVs; return the summary."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    with OutLock(out, shard):
+        return _run_locked(items, out, cfg, shard, progress, on_video)
+
+
+def _run_locked(
+    items: Sequence[VideoItem],
+    out: Path,
+    cfg: PrepareConfig,
+    shard: tuple[int, int],
+    progress: bool,
+    on_video: Callable[[VideoItem, str], None] | None,
+) -> Summary:
     mine = shard_items(items, shard)
     summary = Summary(total=len(mine))
     t0 = time.perf_counter()
@@ -366,7 +423,7 @@ def run_prepare(
                 max_workers=cfg.workers,
                 mp_context=mp.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(cfg, str(out), threads),
+                initargs=(cfg, str(out), threads, os.getpid()),
             ) as ex:
                 futs = {ex.submit(_work, it): it for it in todo}
                 for fut in as_completed(futs):
@@ -382,6 +439,91 @@ def run_prepare(
     summary.seconds = time.perf_counter() - t0
     write_manifests(out, [it.id for it in mine], shard)
     return summary
+
+
+class PrepareLockedError(UserError):
+    """Another live ``prepare`` run writes the same OUT (and shard)."""
+
+
+class OutLock:
+    """The one-writer lock of an output folder (per shard): ``OUT/.prepare.lock`` (or
+    ``OUT/.prepare-<i>-of-<N>.lock``), naming the owner's pid and host.
+
+    Held with ``flock`` where the OS has it: the kernel releases it when the owner dies, so a
+    dead run's lock (SIGKILL included) is simply taken over, while a live owner makes a second
+    run refuse with :class:`PrepareLockedError` naming it. Without ``flock`` the file is created
+    exclusively and a lock whose pid is no longer alive on this host is taken over.
+    """
+
+    def __init__(self, out: Path, shard: tuple[int, int] = (0, 1)) -> None:
+        i, n = shard
+        self.path = out / (".prepare.lock" if n == 1 else f".prepare-{i}-of-{n}.lock")
+        self.fd: int | None = None
+
+    def __enter__(self) -> OutLock:
+        owner = f"{os.getpid()} {socket.gethostname()}\n".encode()
+        if fcntl is not None:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise self._refusal() from None
+            os.ftruncate(fd, 0)
+            os.write(fd, owner)
+        else:
+            fd = self._create_exclusive(owner)
+        self.fd = fd
+        return self
+
+    def _create_exclusive(self, owner: bytes) -> int:
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                pid, host = self._owner()
+                if host == socket.gethostname() and pid is not None and _pid_alive(pid):
+                    raise self._refusal() from None
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()  # a dead owner's lock: take it over
+                continue
+            os.write(fd, owner)
+            return fd
+        raise self._refusal()
+
+    def _owner(self) -> tuple[int | None, str]:
+        try:
+            pid, _, host = self.path.read_text().strip().partition(" ")
+            return int(pid), host
+        except (OSError, ValueError):
+            return None, ""
+
+    def _refusal(self) -> PrepareLockedError:
+        pid, host = self._owner()
+        who = f"pid {pid} on {host}" if pid is not None else "another process"
+        return PrepareLockedError(
+            f"{self.path.parent} is being written by another `ffdetect prepare` ({who}; lock "
+            f"{self.path}): wait for it to finish or stop it, then rerun to resume"
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is None:
+            return
+        if fcntl is None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+        os.close(self.fd)  # releases the flock
+        self.fd = None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _finish(summary, bar, it, status, error, n_faces, on_video) -> None:

@@ -34,6 +34,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ffdetect.errors import UserError
+
 from .video import VIDEO_EXTENSIONS
 
 __all__ = ["DATASETS", "DatasetError", "VideoItem", "read_dataset"]
@@ -45,7 +47,7 @@ FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
 SPLITS = ("train", "val", "test")
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """The dataset root does not have the expected layout or label files."""
 
 

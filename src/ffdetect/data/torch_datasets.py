@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .manifest import read_csv
+from .manifest import read_manifest
 from .video import sample_indices
 
 __all__ = ["FaceFrames", "VideoFaces", "collate_videos", "load_manifest", "read_rgb"]
@@ -33,12 +33,13 @@ def load_manifest(
     """Manifest rows grouped by video (sorted by id, frames in order), filtered.
 
     ``frames_per_video`` keeps that many of each video's crops at equal steps (all when None).
-    Crop paths are resolved against the manifest's folder.
+    Crop paths are resolved against the manifest's folder. A malformed manifest or a selected
+    crop that is not on disk raises :class:`~ffdetect.data.readers.DatasetError` naming it.
     """
     manifest = Path(manifest)
     splits, meths, dsets = _as_set(split), _as_set(methods), _as_set(datasets)
     groups: dict[str, list[dict]] = {}
-    for r in read_csv(manifest):
+    for r in read_manifest(manifest):
         if splits is not None and r["split"] not in splits:
             continue
         if meths is not None and r["method"] not in meths:
@@ -53,7 +54,21 @@ def load_manifest(
         if frames_per_video is not None and len(rows) > frames_per_video:
             rows = [rows[i] for i in sample_indices(len(rows), frames_per_video)]
         out[vid] = rows
+    _check_crops(manifest, [r for rows in out.values() for r in rows])
     return out
+
+
+def _check_crops(manifest: Path, rows: list[dict]) -> None:
+    """Every selected crop must exist (fail before a long run, naming the first missing one)."""
+    from .readers import DatasetError
+
+    missing = [r for r in rows if not Path(r["path"]).is_file()]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise DatasetError(
+            f"{manifest}: face crop {missing[0]['path']} (video {missing[0]['video_id']}, frame "
+            f"{missing[0]['frame']}) is not on disk{more}"
+        )
 
 
 def read_rgb(path: str | Path) -> np.ndarray:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ffdetect.errors import UserError
+
 __all__ = [
     "count_decodable",
     "iter_frames",
@@ -33,7 +35,7 @@ VIDEO_EXTENSIONS = (
 )
 
 
-class VideoError(Exception):
+class VideoError(UserError):
     """A video that cannot be read; ``reason`` is a short machine-readable tag."""
 
     def __init__(self, reason: str, message: str):
@@ -44,12 +46,24 @@ class VideoError(Exception):
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What the container says about the first video stream (``frames`` counted if unknown)."""
+    """What the container says about the first video stream (``frames`` counted if unknown).
+
+    ``seconds`` is the stream's (else the container's) duration, 0 when neither says;
+    :attr:`duration` prefers ``frames / fps``, which is what decoding costs in time.
+    """
 
     frames: int
     fps: float
     width: int
     height: int
+    seconds: float = 0.0
+
+    @property
+    def duration(self) -> float:
+        """Seconds of video: ``frames / fps`` when the rate is known, else ``seconds``."""
+        if self.fps > 0:
+            return self.frames / self.fps
+        return self.seconds
 
 
 def _open(path: str | Path):
@@ -82,7 +96,17 @@ def probe_video(path: str | Path) -> VideoInfo:
             except Exception as e:
                 raise VideoError("corrupt", f"{type(e).__name__}: {e}") from e
         fps = float(st.average_rate) if st.average_rate else 0.0
-        return VideoInfo(frames=n, fps=fps, width=int(st.width or 0), height=int(st.height or 0))
+        if st.duration and st.time_base:
+            seconds = float(st.duration * st.time_base)
+        else:
+            seconds = float(container.duration or 0) / 1e6  # AV_TIME_BASE units
+        return VideoInfo(
+            frames=n,
+            fps=fps,
+            width=int(st.width or 0),
+            height=int(st.height or 0),
+            seconds=max(0.0, seconds),
+        )
     finally:
         container.close()
 

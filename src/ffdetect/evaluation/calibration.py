@@ -60,6 +60,11 @@ def _unit_array(name: str, values: Any) -> np.ndarray:
     return array
 
 
+def _check_gamma(gamma: float) -> None:
+    if not (math.isfinite(gamma) and gamma >= 0):
+        raise ValueError(f"gamma must be a finite number >= 0, got {gamma}")
+
+
 def video_score(frame_p: Any, frame_conf: Any, gamma: float = DEFAULT_GAMMA) -> tuple[float, float]:
     """Confidence-weighted video score and video confidence from its frames.
 
@@ -72,8 +77,7 @@ def video_score(frame_p: Any, frame_conf: Any, gamma: float = DEFAULT_GAMMA) -> 
         raise ValueError("a video needs at least one frame")
     if p.shape != conf.shape:
         raise ValueError(f"{p.size} frame scores but {conf.size} confidences")
-    if not gamma >= 0:
-        raise ValueError(f"gamma must be >= 0, got {gamma}")
+    _check_gamma(gamma)
     weights = np.power(conf, gamma)  # 0 ** 0 == 1: gamma = 0 is the plain mean
     total = float(weights.sum())
     if total <= 0.0:
@@ -176,8 +180,9 @@ def calibrate(
         raise ValueError(f"{s.size} scores, {c.size} confidences and {y.size} labels")
     if not np.all((y == 0) | (y == 1)):
         raise ValueError("labels must be 0 (real) or 1 (fake)")
-    if not gamma >= 0:
-        raise ValueError(f"gamma must be >= 0, got {gamma}")
+    _check_gamma(gamma)
+    if c_min is not None and not 0.0 <= c_min <= 1.0:  # also refuses nan
+        raise ValueError(f"c_min must be in [0, 1] (confidences lie there), got {c_min}")
     if target_fpr is not None and not 0.0 <= target_fpr <= 1.0:
         raise ValueError(f"target_fpr must be in [0, 1], got {target_fpr}")
     if rule not in RULES:

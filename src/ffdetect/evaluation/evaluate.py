@@ -2,8 +2,14 @@
 
 Frame predictions are appended to ``<dataset>_frames.csv`` as they are computed; besides one
 batch of images, only two floats per frame are held for the video scores, so memory does not grow
-with the images of the dataset. Video scores use the model's
-calibration (confidence weights ``conf ** gamma``, METHOD.md section 3).
+with the images of the dataset.
+
+The video score of ``<dataset>.csv``, and of the AUC, AP and EER that ``evaluate`` reports first,
+is the plain mean of frame ``p_fake`` (gamma 0, METHOD.md section 2): what the authors and the
+field report, so figures compare with papers whatever the model's calibration. Beside it,
+:func:`evaluation_rows` reports the confidence-weighted score (weights ``conf ** gamma`` with the
+calibration's gamma, METHOD.md section 3), the score ``detect`` decides on; the calibrated
+threshold and abstention level apply to that one.
 """
 
 from __future__ import annotations
@@ -12,20 +18,29 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from ffdetect.checkpoint.metadata import Calibration
 from ffdetect.checkpoint.model_format import load_detector
 from ffdetect.data.torch_datasets import FaceFrames
 from ffdetect.data.transforms import eval_transform
-from ffdetect.evaluation.calibration import video_score
+from ffdetect.evaluation.calibration import aggregate_frames, video_score
 from ffdetect.evaluation.metrics import (
     FRAME_COLUMNS,
     OPTIONAL_COLUMN,
+    Results,
+    Row,
+    evaluate_results,
     frame_results_path,
+    read_results,
     write_results,
 )
 from ffdetect.models.heads import scores_from_logits
+
+#: Gamma of the reported video score: the plain mean of frame ``p_fake``.
+PLAIN_MEAN_GAMMA = 0.0
 
 
 @dataclass
@@ -39,8 +54,9 @@ class EvaluatedDataset:
 
 
 def _datasets_in(manifest: Path, split: str) -> list[str]:
-    with manifest.open(newline="") as fh:
-        return sorted({r["dataset"] for r in csv.DictReader(fh) if r["split"] == split})
+    from ffdetect.data.manifest import read_manifest  # checks the columns, names the file
+
+    return sorted({r["dataset"] for r in read_manifest(manifest) if r["split"] == split})
 
 
 @torch.inference_mode()
@@ -54,7 +70,11 @@ def evaluate_model(
     num_workers: int = 2,
     device: str | None = None,
 ) -> list[EvaluatedDataset]:
-    """Score every face of ``split`` and write one result CSV (+ frames CSV) per dataset."""
+    """Score every face of ``split`` and write one result CSV (+ frames CSV) per dataset.
+
+    The result CSV's ``predict`` is the plain mean of the video's frame ``p_fake`` and its
+    ``confidence`` the plain mean of the frame confidences; the frames CSV keeps both per frame.
+    """
     detector, meta = load_detector(model_dir)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     detector.to(dev).eval()
@@ -67,7 +87,6 @@ def evaluate_model(
     if not names:
         raise ValueError(f"{manifest} has no faces in split {split!r}")
     transform = eval_transform(meta.architecture.img_size)
-    gamma = meta.calibration.gamma
     written = []
     for name in names:
         faces = FaceFrames(
@@ -97,7 +116,7 @@ def evaluate_model(
                     entry[1].append(p)
                     entry[2].append(c)
                 seen += len(videos)
-        scored = {v: video_score(ps, cs, gamma) for v, (_, ps, cs) in per_video.items()}
+        scored = {v: video_score(ps, cs, PLAIN_MEAN_GAMMA) for v, (_, ps, cs) in per_video.items()}
         write_results(
             result_path,
             list(per_video),
@@ -107,3 +126,47 @@ def evaluate_model(
         )
         written.append(EvaluatedDataset(name, result_path, len(per_video), seen))
     return written
+
+
+def weighted_name(name: str, gamma: float) -> str:
+    """Report name of a dataset's confidence-weighted rows."""
+    return f"{name} [confidence-weighted, gamma={gamma:g}]"
+
+
+def confidence_weighted(results: Results, gamma: float) -> Results:
+    """The same videos scored by the confidence-weighted mean of their frames (``conf ** gamma``
+    weights), recomputed from the frames file; ``results`` itself when it has no frame
+    confidences."""
+    frames = results.frames
+    if frames is None or frames.confidences is None:
+        return results
+    names, scores, confs = aggregate_frames(frames.videos, frames.scores, frames.confidences, gamma)
+    label_of = dict(zip(results.videos.tolist(), results.labels.tolist(), strict=True))
+    return Results(
+        name=results.name,
+        videos=np.array(names, dtype=object),
+        labels=np.array([label_of[n] for n in names], dtype=results.labels.dtype),
+        scores=scores,
+        confidences=confs,
+        frames=frames,
+        path=results.path,
+    )
+
+
+def evaluation_rows(result_paths: list[Path], calibration: Calibration) -> list[Row]:
+    """The report rows of ``ffdetect evaluate``, per dataset: the plain-mean rows (AUC, AP, EER
+    comparable with papers), then, when the calibration's gamma is not 0, the
+    confidence-weighted rows; the calibrated threshold and ``c_min`` go with the score they were
+    chosen for (the weighted one, or the plain mean when gamma is 0)."""
+    gamma = calibration.gamma
+    calibrated = {"threshold": calibration.threshold, "c_min": calibration.c_min}
+    rows: list[Row] = []
+    for path in result_paths:
+        results = read_results(path)
+        weighted = results if gamma == PLAIN_MEAN_GAMMA else confidence_weighted(results, gamma)
+        if weighted is results:  # gamma 0, or no frame confidences: a single video score
+            rows += evaluate_results(results, **calibrated)
+            continue
+        weighted.name = weighted_name(results.name, gamma)
+        rows += evaluate_results(results) + evaluate_results(weighted, **calibrated)
+    return rows

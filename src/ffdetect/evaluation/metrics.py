@@ -29,6 +29,10 @@ Conventions
 - All rates and accuracies are fractions in [0, 1]; reports show them in percent.
 - Metrics that need both classes (AUC, AP, EER, TPR at FPR, log loss) are ``nan`` when one
   class is missing.
+- A ``video`` that appears on several rows with different labels is an error naming the ids
+  and lines (no metric can be right for it). Repeated ids with one label are kept, each row
+  one prediction: the authors' released FFIW file names its 250 real and 250 fake videos only
+  ``source`` and ``target``, and its published figures count every row.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from ffdetect.errors import UserError
+
 VIDEO_COLUMNS = ("video", "label", "predict")
 FRAME_COLUMNS = ("video", "frame", "label", "predict")
 OPTIONAL_COLUMN = "confidence"
@@ -61,7 +67,7 @@ FFPP_REAL_DIR = "original_sequences"
 FFPP_FAKE_DIR = "manipulated_sequences"
 
 
-class ResultFormatError(ValueError):
+class ResultFormatError(UserError, ValueError):
     """A result file is missing, unreadable or not in the documented format."""
 
 
@@ -160,6 +166,24 @@ def _parse_unit(path: Path, column: str, values: list[str]) -> np.ndarray:
     return array
 
 
+def _check_video_labels(path: Path, videos: list[str], labels: np.ndarray) -> None:
+    """Raise :class:`ResultFormatError` naming the videos whose rows disagree on the label."""
+    lines: dict[str, list[int]] = {}
+    for line, video in enumerate(videos, start=2):
+        lines.setdefault(video, []).append(line)
+    bad = {v: at for v, at in lines.items() if len({int(labels[i - 2]) for i in at}) > 1}
+    if not bad:
+        return
+    shown = "; ".join(
+        f"{v!r} on lines {', '.join(map(str, at[:3]))}{', ...' if len(at) > 3 else ''}"
+        for v, at in list(bad.items())[:5]
+    )
+    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    raise ResultFormatError(
+        f"{path}: {len(bad)} video id(s) with contradicting labels: {shown}{more}"
+    )
+
+
 def read_frame_results(path: str | Path) -> FrameResults:
     """Read a frame-level file ``video,frame,label,predict[,confidence]``."""
     path = Path(path)
@@ -189,10 +213,12 @@ def read_results(path: str | Path, *, frames: bool = True) -> Results:
     cols = _read_table(path, VIDEO_COLUMNS)
     conf = cols.get(OPTIONAL_COLUMN)
     frame_path = frame_results_path(path)
+    labels = _parse_labels(path, cols["label"])
+    _check_video_labels(path, cols["video"], labels)
     return Results(
         name=path.stem,
         videos=np.array(cols["video"], dtype=object),
-        labels=_parse_labels(path, cols["label"]),
+        labels=labels,
         scores=_parse_unit(path, "predict", cols["predict"]),
         confidences=None if conf is None else _parse_unit(path, OPTIONAL_COLUMN, conf),
         frames=read_frame_results(frame_path) if frames and frame_path.is_file() else None,

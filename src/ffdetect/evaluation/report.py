@@ -130,13 +130,35 @@ def markdown_table(
     return "\n".join(lines) + "\n"
 
 
-def report_notes(threshold: float | None, c_min: float | None) -> list[str]:
-    """Conventions stated under the Markdown table."""
+def video_score_note(gamma: float | None) -> str | None:
+    """How ``ffdetect evaluate`` scored videos (None for result files scored elsewhere)."""
+    if gamma is None:
+        return None
+    note = (
+        "Video score: the plain mean of frame P(fake) (gamma 0), as the authors and the field "
+        "report."
+    )
+    if gamma != 0:
+        note += (
+            f" Rows `[confidence-weighted, gamma={gamma:g}]` weight frames by confidence ** "
+            f"{gamma:g}, the score `ffdetect detect` decides on; the calibrated threshold and "
+            "c_min apply to them."
+        )
+    return note
+
+
+def report_notes(
+    threshold: float | None, c_min: float | None, gamma: float | None = None
+) -> list[str]:
+    """Conventions stated under the Markdown table (``gamma``: see :func:`video_score_note`)."""
     notes = [
         "Video level; percent. A video is fake when P(fake) >= threshold (0.5 unless stated).",
         "D, P and R are at 0.5; ACC oracle is the best accuracy over all thresholds.",
         "FF++ rows `name/Method` score that method's fakes against all real videos.",
     ]
+    score_note = video_score_note(gamma)
+    if score_note is not None:
+        notes.append(score_note)
     if threshold is not None:
         notes.append(f"ACC@t uses the calibrated threshold t = {threshold:g}.")
     if c_min is not None:
@@ -148,14 +170,22 @@ def report_notes(threshold: float | None, c_min: float | None) -> list[str]:
 
 
 def metrics_json(
-    rows: Sequence[Row], threshold: float | None = None, c_min: float | None = None
+    rows: Sequence[Row],
+    threshold: float | None = None,
+    c_min: float | None = None,
+    gamma: float | None = None,
 ) -> dict[str, Any]:
     """JSON document of the report (fractions, not percent)."""
-    return {
+    document: dict[str, Any] = {
         "units": "fractions in [0, 1]; confusion = [tn, fp, fn, tp] at 0.5",
         "decision": "fake when predict >= threshold",
         "threshold": threshold,
         "c_min": c_min,
+    }
+    if gamma is not None:
+        document["video_score"] = video_score_note(gamma)
+        document["gamma"] = gamma
+    return document | {
         "rows": [
             {"name": r.name, "source": r.source, "parent": r.parent, **r.metrics.to_dict()}
             for r in rows
@@ -195,16 +225,18 @@ def write_report(
     *,
     columns: Sequence[Column] = COLUMNS,
     notes: Sequence[str] | None = None,
+    gamma: float | None = None,
 ) -> list[Path]:
     """Write ``metrics.md``, ``metrics.json`` and ``roc.png`` into ``out_dir``.
 
-    ``columns`` and ``notes`` replace the deepfake table's (the PAD report passes its own).
+    ``columns`` and ``notes`` replace the deepfake table's (the PAD report passes its own);
+    ``gamma`` (``ffdetect evaluate``) states how video scores were made.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     md = out_dir / "metrics.md"
-    notes = report_notes(threshold, c_min) if notes is None else notes
+    notes = report_notes(threshold, c_min, gamma) if notes is None else notes
     md.write_text(markdown_table(rows, notes, columns), encoding="utf-8")
     js = out_dir / "metrics.json"
-    document = metrics_json(rows, threshold, c_min)
+    document = metrics_json(rows, threshold, c_min, gamma)
     js.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return [md, js, plot_roc(rows, out_dir / "roc.png")]

@@ -11,7 +11,7 @@ other. Real clips and as many self-blended fakes (a new blend per clip, strength
   (:func:`capture_transform`), and the face is aligned and cropped by the same code as
   ``detect``. Five faces train, two validate;
 - LFW faces: scikit-image's 100 grey 25 px faces, each clip in a random skin tone
-  (:func:`ffdetect.data.synthetic_task.build_self_blended_task` with ``tint``), split 60/20/20 by
+  (:func:`ffdetect.synthesis.lfw_task.build_self_blended_task` with ``tint``), split 60/20/20 by
   identity (the 20 test identities are not used);
 - faceless patches of colour photos that scikit-image and scikit-learn ship
   (:func:`texture_photos`, training only): the blending cue on many textures.
@@ -44,9 +44,9 @@ from ffdetect.data.manifest import (
     write_csv,
     write_png,
 )
-from ffdetect.data.self_blend import self_blend
-from ffdetect.data.synthetic_task import build_self_blended_task
-from ffdetect.inference.samples import blend_face_in_photo, random_view, warp_face, warp_view
+from ffdetect.synthesis.blend import self_blend
+from ffdetect.synthesis.lfw_task import build_self_blended_task
+from ffdetect.synthesis.media import blend_face_in_photo, random_view, warp_face, warp_view
 
 DATASET = "demo-selfblend"
 #: Colour photos of the insightface wheel (installed with ``pip install --no-deps insightface``).

@@ -14,12 +14,13 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ffdetect.data.video import VIDEO_EXTENSIONS, VideoError, VideoInfo, probe_video
+from ffdetect.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
 
 
-class MediaError(Exception):
+class MediaError(UserError):
     """A file that is neither a readable image nor a readable video."""
 
 
@@ -80,7 +81,28 @@ def sniff(path: str | Path, max_image_pixels: int | None = None) -> Media:
     return Media(path, "video", info.width, info.height, info)
 
 
+def to_rgb8(img: Image.Image) -> np.ndarray:
+    """A Pillow image as RGB uint8, with 16- and 32-bit greyscale scaled, not clipped.
+
+    Pillow's own ``convert("RGB")`` clips ``I;16`` / ``I;16B`` / ``I`` pixels at 255, turning a
+    16-bit photo white. Here 16-bit modes are scaled by 255 / 65535; mode ``I`` (32-bit
+    integers, e.g. some TIFFs) is read as 16-bit when any value exceeds 255 and as 8-bit
+    otherwise; mode ``F`` as [0, 1] when its values lie there, else as 8-bit. 16-bit RGB PNGs
+    already open as 8-bit RGB (Pillow keeps the high bytes).
+    """
+    mode = img.mode
+    if not (mode.startswith("I") or mode == "F"):
+        return np.asarray(img.convert("RGB"))
+    grey = np.asarray(img).astype(np.float64)
+    if mode.startswith("I;16") or (mode == "I" and grey.size and grey.max() > 255):
+        grey = grey * (255.0 / 65535.0)
+    elif mode == "F" and grey.size and grey.min() >= 0.0 and grey.max() <= 1.0:
+        grey = grey * 255.0
+    grey8 = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+    return np.repeat(grey8[..., None], 3, axis=2)
+
+
 def load_image(path: str | Path) -> np.ndarray:
-    """An image file as RGB uint8 (EXIF orientation applied)."""
+    """An image file as RGB uint8 (EXIF orientation applied; see :func:`to_rgb8`)."""
     with Image.open(path) as img:
-        return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+        return to_rgb8(ImageOps.exif_transpose(img))

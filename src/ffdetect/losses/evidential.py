@@ -24,9 +24,26 @@ from ffdetect.models.heads import evidence_from_logits
 EPS = 1e-10
 
 
+#: How ``t / T`` advances: ``epoch`` (METHOD.md's "epoch t of T" and the authors' code:
+#: ``t = e`` for the e-th epoch, e = 1..T, constant within an epoch) or ``continuous``
+#: (fractional epochs, ``t = e - 1 + i / steps`` at update i of the e-th epoch).
+ANNEALING = ("epoch", "continuous")
+
+
 def avu_lambda(progress: float) -> float:
     """Annealing coefficient ``lambda_t = 0.01 ** (1 - t / T)`` for ``progress = t / T``."""
     return 0.01 ** (1.0 - min(max(progress, 0.0), 1.0))
+
+
+def annealing_progress(
+    mode: str, epoch: int, epochs: int, step_in_epoch: int, steps_per_epoch: int
+) -> float:
+    """``t / T`` at update ``step_in_epoch`` of 0-based ``epoch`` (see :data:`ANNEALING`)."""
+    if mode == "epoch":
+        return (epoch + 1) / max(1, epochs)
+    if mode == "continuous":
+        return (epoch + step_in_epoch / max(1, steps_per_epoch)) / max(1, epochs)
+    raise ValueError(f"annealing must be one of {ANNEALING}, got {mode!r}")
 
 
 def dirichlet_kl_to_uniform(alpha: torch.Tensor) -> torch.Tensor:

@@ -236,6 +236,7 @@ def pretrain(
         seed_epoch(cfg.run.seed, epoch, info)
         sampler.set_epoch(epoch)
         dataset.set_epoch(epoch)
+        scheduler.step(epoch)  # per-epoch stepping (schedule.step=epoch); a no-op per update
         step, losses = _train_epoch(
             train_model,
             target,

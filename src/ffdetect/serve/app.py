@@ -6,9 +6,13 @@
   generated from the schema: no CDN).
 - ``GET /``: the web page (static, self-contained).
 
-Uploads are written into a private temporary folder (mode 0700) created for each request and
-deleted after it. Detection runs on one worker thread; at most ``max_queue`` requests wait or
-run, more are answered 503.
+A request's whole body is read (at most ``max_upload_mb``, within ``body_timeout`` seconds:
+413 / 408) before it may take a place in the detection queue, so slow uploads never block
+detection. Uploads are written into a private temporary folder (mode 0700) created for each
+request and deleted after it; the client's file name is reduced to a safe base name. Detection
+runs on one worker thread; at most ``max_queue`` requests wait or run, more are answered 503.
+Who may connect: :mod:`ffdetect.serve.security` (Host check, bearer token, bind rule).
+``GET /v1/model`` shows no local paths or command lines.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import asyncio
 import base64
 import re
 import shutil
+import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -31,6 +36,13 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from ffdetect.inference.inputs import MediaError, sniff
 from ffdetect.inference.pipeline import DetectionPipeline
 from ffdetect.serve.limits import BodyLimit, LimitError, ServeLimits, check_media
+from ffdetect.serve.security import (
+    LOCAL_NAMES,
+    HostCheck,
+    TokenAuth,
+    check_bind,
+    default_allowed_hosts,
+)
 
 CHUNK = 1 << 20
 
@@ -40,8 +52,24 @@ def _static(name: str) -> str:
 
 
 def _safe_name(name: str | None) -> str:
-    base = Path(name or "upload").name
-    return re.sub(r"[^A-Za-z0-9._-]", "_", base)[:100] or "upload"
+    """A client's file name as a plain base name: no folders, no leading dots, never empty."""
+    base = re.split(r"[/\\]", name or "")[-1]
+    return re.sub(r"[^A-Za-z0-9._-]", "_", base)[:100].lstrip(".") or "upload"
+
+
+#: Keys that may carry local paths or command lines; dropped from ``GET /v1/model``.
+PRIVATE_KEYS = frozenset({"command", "config", "chosen_on", "args", "argv", "source", "path"})
+
+
+def public_info(value: Any) -> Any:
+    """``value`` without :data:`PRIVATE_KEYS` and with any path-like string cut to its base name."""
+    if isinstance(value, dict):
+        return {k: public_info(v) for k, v in value.items() if k not in PRIVATE_KEYS}
+    if isinstance(value, list | tuple):
+        return [public_info(v) for v in value]
+    if isinstance(value, str) and ("/" in value or "\\" in value):
+        return re.split(r"[/\\]", value.rstrip("/\\"))[-1]
+    return value
 
 
 def _data_uri(png: bytes) -> str:
@@ -62,6 +90,17 @@ class DetectService:
         """Stop the worker and remove the upload folder."""
         self.executor.shutdown(wait=False, cancel_futures=True)
         shutil.rmtree(self.upload_root, ignore_errors=True)
+
+    async def detect_queued(self, path: Path, name: str, explain: bool) -> dict[str, Any]:
+        """Take a place in the queue (503 when full) and detect ``path`` on the worker thread."""
+        if self.pending >= self.limits.max_queue:
+            raise HTTPException(503, "server busy: too many requests in the queue; retry later")
+        self.pending += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.executor, self.detect_file, path, name, explain)
+        finally:
+            self.pending -= 1
 
     def detect_file(self, path: Path, name: str, explain: bool) -> dict[str, Any]:
         """Check and detect one saved upload (runs on the worker thread)."""
@@ -93,8 +132,15 @@ class DetectService:
         return out
 
 
-def create_app(pipeline: DetectionPipeline, limits: ServeLimits | None = None) -> Any:
-    """The ASGI application (FastAPI wrapped in the upload-size limit)."""
+def create_app(
+    pipeline: DetectionPipeline,
+    limits: ServeLimits | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+    token: str | None = None,
+) -> Any:
+    """The ASGI application: FastAPI behind the Host check, the bearer token (when given) and
+    the body limits. ``allowed_hosts`` defaults to the local names (see
+    :func:`~ffdetect.serve.security.default_allowed_hosts`)."""
     limits = limits or ServeLimits()
     pipeline.options.frames = limits.frames
     service = DetectService(pipeline, limits)
@@ -129,14 +175,14 @@ def create_app(pipeline: DetectionPipeline, limits: ServeLimits | None = None) -
     @app.get("/v1/model")
     def model() -> dict[str, Any]:
         """The loaded model: architecture, parameters, calibration, provenance, limits."""
-        return pipeline.model_info() | {"limits": limits.__dict__}
+        return public_info(pipeline.model_info()) | {"limits": limits.__dict__}
 
     @app.post("/v1/detect")
     async def detect(request: Request, explain: bool = False) -> JSONResponse:
-        """Detect one uploaded image or video (multipart field ``file``)."""
-        if service.pending >= limits.max_queue:
-            raise HTTPException(503, "server busy: too many requests in the queue; retry later")
-        service.pending += 1
+        """Detect one uploaded image or video (multipart field ``file``).
+
+        The body is already complete here (:class:`~ffdetect.serve.limits.BodyLimit`): the
+        queue place is taken only for the saved file's detection."""
         folder = Path(tempfile.mkdtemp(dir=service.upload_root))
         try:
             form = await request.form(max_files=1, max_fields=4)
@@ -149,18 +195,22 @@ def create_app(pipeline: DetectionPipeline, limits: ServeLimits | None = None) -
                 while chunk := await upload.read(CHUNK):
                     fh.write(chunk)
             await upload.close()
-            loop = asyncio.get_running_loop()
-            out = await loop.run_in_executor(
-                service.executor, service.detect_file, path, name, explain
-            )
-            return JSONResponse(out)
+            return JSONResponse(await service.detect_queued(path, name, explain))
         except LimitError as exc:
             raise HTTPException(exc.status, exc.message) from None
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-            service.pending -= 1
 
-    return BodyLimit(app, limits.max_upload_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=limits.max_upload_bytes,
+        timeout=limits.body_timeout,
+        spool_dir=str(service.upload_root),
+    )
+    if token:
+        app.add_middleware(TokenAuth, token=token)
+    app.add_middleware(HostCheck, allowed_hosts=list(allowed_hosts or LOCAL_NAMES))
+    return app
 
 
 def serve(
@@ -169,9 +219,25 @@ def serve(
     port: int = 8000,
     limits: ServeLimits | None = None,
     backend: str = "torch",
+    allowed_hosts: Sequence[str] | None = None,
+    token: str | None = None,
 ) -> None:
-    """Load the model and run the server with uvicorn until interrupted."""
+    """Load the model and run the server with uvicorn until interrupted.
+
+    Refuses (:class:`~ffdetect.serve.security.ServeConfigError`) a non-loopback ``host``
+    without a ``token`` before loading anything; warns on stderr for a non-loopback bind."""
     import uvicorn
 
+    limits = limits or ServeLimits()
+    for warning in check_bind(host, token):
+        print(f"warning: {warning}", file=sys.stderr)
     pipeline = DetectionPipeline.from_model(model, backend=backend)
-    uvicorn.run(create_app(pipeline, limits), host=host, port=port, log_level="info")
+    app = create_app(pipeline, limits, allowed_hosts or default_allowed_hosts(host), token)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        limit_concurrency=limits.max_connections,
+        timeout_keep_alive=5,
+    )

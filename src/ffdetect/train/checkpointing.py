@@ -1,4 +1,5 @@
-"""Training state on disk: written atomically, read back with the safe unpickler."""
+"""Training state on disk: written atomically, read back with the safe unpickler; a run
+directory left by a killed run is repaired before the run resumes (:func:`recover_run_dir`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from ffdetect.checkpoint.safe_load import safe_torch_load
+from ffdetect.train.progress import truncate_csv_log
+
+#: The logs of a run directory and the column each is truncated on.
+RUN_LOGS = (("log.csv", "step"), ("epochs.csv", "epoch"))
 
 
 def rng_state() -> dict[str, Any]:
@@ -59,5 +66,34 @@ def save_atomic(obj: Any, path: Path) -> None:
 
 
 def load_training_state(path: Path) -> dict[str, Any]:
-    """Read a training checkpoint written by :func:`save_atomic` (tensors and plain data only)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """Read a training checkpoint written by :func:`save_atomic` (tensors and plain data only);
+    a refused or unreadable file raises the one-line
+    :class:`~ffdetect.checkpoint.safe_load.UnsafeCheckpointError`."""
+    return safe_torch_load(path)
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Delete the temporary files :func:`save_atomic` leaves when killed mid-write
+    (``.<name>.*.tmp``); returns them."""
+    stale = sorted(folder.glob(".*.tmp")) if folder.is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def recover_run_dir(run_dir: Path, ckpt_path: Path) -> None:
+    """Bring ``run_dir`` back to its last checkpoint before a run (re)starts in it.
+
+    Removes half-written checkpoint temporaries, and truncates ``log.csv`` to the checkpoint's
+    step and ``epochs.csv`` to its epoch (a run killed after logging an epoch but before its
+    checkpoint landed would otherwise log that epoch twice). Without a checkpoint, both logs
+    are emptied: the run starts from step 0. Only the checkpoint's ``epoch`` and ``step`` are
+    read (memory-mapped), not its tensors.
+    """
+    remove_stale_temps(ckpt_path.parent)
+    epoch = step = None
+    if ckpt_path.is_file():
+        state = safe_torch_load(ckpt_path, mmap=True)  # a refused file: one error line
+        epoch, step = int(state["epoch"]), int(state["step"])
+    for (name, column), last in zip(RUN_LOGS, (step, epoch), strict=True):
+        truncate_csv_log(run_dir / name, column, last)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ffdetect.checkpoint.convert import SHARED_REL_POS_MODES
+from ffdetect.config import ConfigError
+from ffdetect.data.transforms import COLOUR_LIMITS, CUTOUT_STYLES
 from ffdetect.losses.competitive import LossWeights
+
+NO_DECAY_SETS = ("beit", "authors")
+SCHEDULE_STEPS = ("update", "epoch")
 
 
 @dataclass
@@ -18,6 +24,9 @@ class ModelConfig:
     drop_path_rate: float = 0.1
     grad_checkpointing: bool = False
     init: str | None = None  # backbone checkpoint: ours (any kind) or a foreign BEiT v2 file
+    # A foreign init's shared relative position table: "copy" into every block (METHOD.md) or
+    # "zero" in every block (what the authors' strict=False load left).
+    init_shared_rel_pos: str = "copy"
 
 
 @dataclass
@@ -29,6 +38,15 @@ class OptimConfig:
     weight_decay: float = 0.05
     layer_decay: float = 0.75
     clip_grad: float | None = None
+    # Parameters without weight decay: "beit" (biases, norms, LayerScale, CLS token, relative
+    # position tables: the BEiT convention) or "authors" (biases, norms and LayerScale only).
+    no_decay: str = "beit"
+
+    def __post_init__(self) -> None:
+        if self.no_decay not in NO_DECAY_SETS:
+            raise ConfigError(
+                f"optim.no_decay must be one of {NO_DECAY_SETS}, got {self.no_decay!r}"
+            )
 
 
 @dataclass
@@ -39,6 +57,11 @@ class ScheduleConfig:
     warmup_epochs: float = 1.0
     warmup_lr: float = 1e-6
     min_lr: float = 1e-5
+    step: str = "update"  # lr set every "update" (BEiT/MAE), or once per "epoch" (the authors)
+
+    def __post_init__(self) -> None:
+        if self.step not in SCHEDULE_STEPS:
+            raise ConfigError(f"schedule.step must be one of {SCHEDULE_STEPS}, got {self.step!r}")
 
 
 @dataclass
@@ -51,6 +74,21 @@ class DataConfig:
     num_workers: int = 4
     augment: bool = True
     cutout: bool = True
+    cutout_style: str = "ffdetect"  # or "authors": after normalisation, one size per image
+    val_cutout: bool = False  # the authors also cut out validation images
+    colour_limits: str = "authors"  # or "albumentations" (its default jitter limits)
+
+    def __post_init__(self) -> None:
+        if self.cutout_style not in CUTOUT_STYLES:
+            raise ConfigError(
+                f"data.cutout_style must be one of {CUTOUT_STYLES}, got {self.cutout_style!r}"
+            )
+        if self.colour_limits not in COLOUR_LIMITS:
+            raise ConfigError(
+                f"data.colour_limits must be one of {tuple(COLOUR_LIMITS)}, "
+                f"got {self.colour_limits!r}"
+            )
+
     train_split: str = "train"
     val_split: str = "val"
 
@@ -84,6 +122,23 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.method not in ("competitive", "baseline"):
-            raise ValueError(f"method must be 'competitive' or 'baseline', got {self.method!r}")
+            raise ConfigError(f"method must be 'competitive' or 'baseline', got {self.method!r}")
         if self.task not in ("deepfake", "pad"):
-            raise ValueError(f"task must be 'deepfake' or 'pad', got {self.task!r}")
+            raise ConfigError(f"task must be 'deepfake' or 'pad', got {self.task!r}")
+        if self.model.init_shared_rel_pos not in SHARED_REL_POS_MODES:
+            raise ConfigError(
+                f"model.init_shared_rel_pos must be one of {SHARED_REL_POS_MODES}, "
+                f"got {self.model.init_shared_rel_pos!r}"
+            )
+
+
+def recipe_warnings(cfg: TrainConfig) -> list[str]:
+    """Settings that are almost certainly a mistake, one line each (printed by ``train``)."""
+    warnings = []
+    if cfg.model.size == "base" and not cfg.model.init:
+        warnings.append(
+            f"training a base backbone from scratch (no --init / model.init) at lr "
+            f"{cfg.optim.lr:g}: this recipe fine-tunes a pre-trained BEiT v2 backbone; pass "
+            "--init with one (`ffdetect pretrain` output or a converted BEiT v2 checkpoint)"
+        )
+    return warnings

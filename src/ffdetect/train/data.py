@@ -48,13 +48,21 @@ def prepared_datasets(cfg: TrainConfig, data_dir: str | Path) -> tuple[Dataset, 
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest} not found: prepare the data with `ffdetect prepare`")
     size, frames = cfg.model.img_size, cfg.data.frames_per_video
-    augment = train_transform(size, cfg.data.cutout) if cfg.data.augment else eval_transform(size)
+    d = cfg.data
+    augment = (
+        train_transform(size, d.cutout, d.cutout_style, d.colour_limits)
+        if d.augment
+        else eval_transform(size)
+    )
     train_set = FaceFrames(
         manifest, split=cfg.data.train_split, frames_per_video=frames, transform=augment
     )
     if len(train_set) == 0:
         raise ValueError(f"{manifest} has no faces in split {cfg.data.train_split!r}")
     val_set = FaceFrames(
-        manifest, split=cfg.data.val_split, frames_per_video=frames, transform=eval_transform(size)
+        manifest,
+        split=d.val_split,
+        frames_per_video=frames,
+        transform=eval_transform(size, d.cutout_style if d.val_cutout else None),
     )
     return EpochSeeded(train_set, cfg.run.seed), (val_set if len(val_set) else None)

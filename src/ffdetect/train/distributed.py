@@ -28,6 +28,11 @@ class DistInfo:
         return self.world_size > 1
 
 
+def launched_as_main() -> bool:
+    """Whether this process is rank 0 of a torchrun job, or runs alone (before joining)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def init_distributed(device: str | None = None) -> DistInfo:
     """Join the torchrun job when its environment variables are set, else run alone."""
     use_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")

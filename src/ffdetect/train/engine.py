@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ffdetect.losses.competitive import CompetitiveLoss
+from ffdetect.losses.evidential import annealing_progress
 from ffdetect.models.detector import CompetitiveDetector, Detector
 from ffdetect.models.heads import scores_from_logits
 
@@ -30,6 +31,7 @@ class StepContext:
     cpu_bf16: bool = False
     clip_grad: float | None = None
     max_steps: int | None = None
+    annealing: str = "epoch"  # how the evidential loss's t / T advances (losses.ANNEALING)
 
 
 def cpu_has_native_bf16() -> bool:
@@ -87,7 +89,7 @@ def train_one_epoch(
         started = time.perf_counter()
         images = images.to(ctx.device, non_blocking=True)
         labels = labels.to(ctx.device, non_blocking=True)
-        progress = (ctx.epoch + i / max(1, ctx.steps_per_epoch)) / max(1, ctx.epochs)
+        progress = annealing_progress(ctx.annealing, ctx.epoch, ctx.epochs, i, ctx.steps_per_epoch)
         with autocast(ctx.device, ctx.amp, ctx.cpu_bf16):
             loss, terms = training_loss(model, criterion, images, labels, progress)
         if not math.isfinite(loss.item()):

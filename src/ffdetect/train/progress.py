@@ -1,7 +1,11 @@
-"""A rich progress bar for training loops: step, loss, lr and throughput."""
+"""Training progress: the rich progress bar (step, loss, lr, throughput) and the repair of the
+CSV logs of a run that was killed after its last checkpoint."""
 
 from __future__ import annotations
 
+import csv
+import os
+from pathlib import Path
 from types import TracebackType
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -46,3 +50,39 @@ class StepProgress:
             lr=terms["lr"],
             ips=terms.get("images_per_s", 0.0),
         )
+
+
+def truncate_csv_log(path: Path, column: str, last: int | None) -> int:
+    """Keep the rows of ``path`` whose integer ``column`` is at most ``last`` (none when ``last``
+    is None), rewriting the file atomically; returns how many rows were dropped.
+
+    A missing file is left missing; a row whose value is not an integer (a line torn by a kill)
+    is dropped too.
+    """
+    if not path.is_file():
+        return 0
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        fields = reader.fieldnames or []
+        rows = list(reader)
+    kept = [
+        r
+        for r in rows
+        if last is not None and (value := _as_int(r.get(column))) is not None and value <= last
+    ]
+    if len(kept) == len(rows):
+        return 0
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(kept)
+    os.replace(tmp, path)
+    return len(rows) - len(kept)
+
+
+def _as_int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

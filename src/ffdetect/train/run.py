@@ -208,6 +208,7 @@ def train(
             break
         seed_epoch(cfg.run.seed, epoch, info)
         sampler.set_epoch(epoch)
+        scheduler.step(epoch)  # per-epoch stepping (schedule.step=epoch); a no-op per update
         if hasattr(train_set, "set_epoch"):
             train_set.set_epoch(epoch)
         ctx = StepContext(
@@ -220,6 +221,7 @@ def train(
             cpu_bf16=cfg.run.cpu_bf16,
             clip_grad=cfg.optim.clip_grad,
             max_steps=cfg.run.max_steps,
+            annealing=cfg.loss.avu_annealing,
         )
 
         step = train_one_epoch(train_model, criterion, loader, optimizer, scheduler, ctx, on_step)

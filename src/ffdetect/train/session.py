@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ffdetect.checkpoint.model_format import load_backbone_weights, load_strict
 from ffdetect.models.backbone import architecture_for, create_backbone
+from ffdetect.train import checkpointing
 from ffdetect.train import distributed as dist_utils
 from ffdetect.train.checkpointing import load_training_state, rng_state, save_atomic, set_rng_state
 from ffdetect.train.config import ModelConfig
@@ -30,7 +31,7 @@ def build_backbone(m: ModelConfig) -> nn.Module:
         arch, drop_path_rate=m.drop_path_rate, grad_checkpointing=m.grad_checkpointing
     )
     if m.init:
-        state, _ = load_backbone_weights(m.init)
+        state, _ = load_backbone_weights(m.init, m.init_shared_rel_pos)
         load_strict(backbone, state, m.init)
     return backbone
 
@@ -74,6 +75,7 @@ def open_run_dir(
             raise FileExistsError(
                 f"{run_dir} already holds a run; pass --resume or use a new --out"
             )
+        checkpointing.recover_run_dir(run_dir, ckpt_path)  # logs back to the checkpoint
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     dist_utils.barrier(info)
     return ckpt_path

@@ -24,8 +24,8 @@ from ffdetect.data.manifest import (
     write_clip,
     write_csv,
 )
-from ffdetect.data.self_blend import self_blend
-from ffdetect.sample_faces import lfw_faces
+from ffdetect.synthesis.blend import self_blend
+from ffdetect.synthesis.sources import lfw_faces
 
 DATASET = "selfblend-lfw"
 LABELS = ((0, "real"), (1, "fake"))
@@ -75,7 +75,7 @@ def build_self_blended_task(
 ) -> Path:
     """Write the task into ``out``; returns the path of its ``manifest.csv``.
 
-    ``strength`` scales the self-blending jitter (see :func:`ffdetect.data.self_blend.self_blend`):
+    ``strength`` scales the self-blending jitter (see :func:`ffdetect.synthesis.blend.self_blend`):
     larger is easier. ``videos_per_identity`` real and as many fake clips are made of each face,
     each from fresh view and blend jitter. ``tint`` turns the grey faces into colour ones, a
     random skin tone per clip (:func:`skin_tint`), and blends them with colour jitter too.

