@@ -241,20 +241,6 @@ def build_demo_task(
     return out / "manifest.csv"
 
 
-def record_demo_provenance(model: str | Path, commands: list[str], data: str) -> None:
-    """Add to a model's provenance how the demo model was made (script, commands, data)."""
-    from ffdetect.checkpoint.model_format import read_meta, write_meta
-
-    meta = read_meta(model)
-    meta.provenance["demo"] = {
-        "script": "demo_model/make_demo_model.sh",
-        "commands": commands,
-        "data": data,
-        "not_in_training": "the demo photos: matplotlib's Grace Hopper, scikit-image's astronaut",
-    }
-    write_meta(model, meta)
-
-
 DATA_SUMMARY = (
     "self-blended task (strength 2.5-4): the 7 faces of insightface's t1.jpg and "
     "Tom_Hanks_54745.png (5 train, 2 validation), 32 real + 32 fake 4-frame clips each with a new "
@@ -279,7 +265,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.action == "build":
         print(f"wrote {build_demo_task(args.out)}")
     else:
-        record_demo_provenance(args.model, args.commands, DATA_SUMMARY)
+        from ffdetect.synthesis.real_faces import record_provenance
+
+        record_provenance(
+            args.model,
+            args.commands,
+            DATA_SUMMARY,
+            "the demo photos: matplotlib's Grace Hopper, scikit-image's astronaut",
+            "demo_model/make_demo_model.sh",
+        )
         print(f"recorded provenance in {args.model}")
 
 

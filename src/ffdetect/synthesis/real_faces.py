@@ -222,16 +222,18 @@ def build_real_face_task(
     return out / "manifest.csv"
 
 
-def record_provenance(model: str | Path, commands: list[str]) -> None:
+def record_provenance(
+    model: str | Path, commands: list[str], data: str, not_in_training: str, script: str
+) -> None:
     """Add to a model's provenance how the shipped model was made (script, commands, data)."""
     from ffdetect.checkpoint.model_format import read_meta, write_meta
 
     meta = read_meta(model)
     meta.provenance["demo"] = {
-        "script": "demo_model/make_demo_model.sh",
+        "script": script,
         "commands": commands,
-        "data": DATA_SUMMARY,
-        "not_in_training": "the NBA headshots, insightface's t1.jpg, Grace Hopper, the astronaut",
+        "data": data,
+        "not_in_training": not_in_training,
     }
     write_meta(model, meta)
 
@@ -260,7 +262,13 @@ def main(argv: list[str] | None = None) -> None:
     record.add_argument("commands", nargs="+")
     args = parser.parse_args(argv)
     if args.action == "record":
-        record_provenance(args.model, args.commands)
+        record_provenance(
+            args.model,
+            args.commands,
+            DATA_SUMMARY,
+            "the NBA headshots, insightface's t1.jpg, Grace Hopper, the astronaut",
+            "demo_model/make_real_face_model.sh",
+        )
         print(f"recorded provenance in {args.model}")
         return
     manifest = build_real_face_task(
