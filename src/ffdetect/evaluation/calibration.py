@@ -264,7 +264,7 @@ def calibrate_from_results(
         names, scores, confs = aggregate_frames(
             frames.videos, frames.scores, frames.confidences, gamma
         )
-        labels = _video_labels(frames.videos, frames.labels, names)
+        labels = video_labels(frames.videos, frames.labels, names)
         source = "frames"
     else:
         scores, labels = results.scores, results.labels
@@ -285,7 +285,7 @@ def calibrate_from_results(
     return calibration
 
 
-def _video_labels(videos: np.ndarray, labels: np.ndarray, names: list[str]) -> np.ndarray:
+def video_labels(videos: Any, labels: Any, names: Sequence[str]) -> np.ndarray:
     """One label per video name; a video whose frames disagree is an error."""
     by_video: dict[str, set[int]] = {}
     for video, label in zip(videos, labels, strict=True):

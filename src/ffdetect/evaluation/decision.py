@@ -61,6 +61,7 @@ from ffdetect.evaluation.calibration import (
     aggregate_frames,
     calibrate,
     choose_c_min,
+    video_labels,
 )
 from ffdetect.evaluation.metrics import (
     LOGLOSS_EPS,
@@ -110,16 +111,6 @@ class Items:
         )
 
 
-def _labels_of(videos: Any, labels: Any, names: Sequence[str]) -> np.ndarray:
-    by_video: dict[str, set[int]] = {}
-    for video, label in zip(videos, labels, strict=True):
-        by_video.setdefault(str(video), set()).add(int(label))
-    mixed = [n for n in names if len(by_video[n]) != 1]
-    if mixed:
-        raise ValueError(f"frames of one video carry different labels: {mixed[:5]}")
-    return np.array([next(iter(by_video[n])) for n in names], dtype=np.int64)
-
-
 def _frame_confidences(frames: FrameResults) -> np.ndarray:
     if frames.confidences is None:
         raise ValueError("the frame results have no confidence column")
@@ -131,7 +122,7 @@ def video_items(frames: FrameResults, gamma: float = DEFAULT_GAMMA) -> Items:
     names, scores, confs = aggregate_frames(
         frames.videos, frames.scores, _frame_confidences(frames), gamma
     )
-    labels = _labels_of(frames.videos, frames.labels, names)
+    labels = video_labels(frames.videos, frames.labels, names)
     return Items("video", labels, scores, confs, np.arange(len(names)), names)
 
 
