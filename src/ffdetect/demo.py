@@ -4,8 +4,9 @@
    ``demo_model/make_demo_model.sh`` with the project's own commands; its metadata records them).
    When it is missing the script is run to make it.
 2. Sample videos from package-shipped photos (matplotlib's Grace Hopper, scikit-image's
-   astronaut), which the demo model never saw: each untouched, each with its face self-blended
-   (a forgery made in the full frame), and one video with both people, one of them forged.
+   astronaut), which the demo model never saw: each untouched, each with its face self-blended in
+   the SBI recipe (a forgery made in the full frame), and one video with both people, one of them
+   forged.
 3. ``ffdetect detect --explain`` on all of them; verdicts, and where the pictures are, printed.
 
 ``run_untrained_demo`` (``ffdetect demo --untrained``) keeps the older plumbing-only demo with
@@ -36,6 +37,8 @@ DEMO_SCRIPT = REPO_ROOT / "demo_model" / "make_demo_model.sh"
 VIDEO_HEIGHT = 360
 VIDEO_FRAMES = 16
 DETECT_FRAMES = 8
+#: SBI jitter of the demo's forged videos: the paper's ranges (training drew 1-2).
+DEMO_STRENGTH = 1.0
 
 
 class DemoError(RuntimeError):
@@ -53,13 +56,12 @@ class DemoVideo:
 
 def _forged(photo: np.ndarray, seed: int) -> np.ndarray:
     from ffdetect.data.detectors import make_detector
-    from ffdetect.inference.demo_task import DEMO_STRENGTH
-    from ffdetect.synthesis.media import blend_face_in_photo
+    from ffdetect.synthesis.media import sbi_face_in_photo
 
     faces = sorted(make_detector("mtcnn").detect(photo), key=lambda f: -f.area)
     if not faces:
         raise DemoError("no face found in a demo photo")
-    return blend_face_in_photo(photo, faces[0], np.random.default_rng(seed), DEMO_STRENGTH)
+    return sbi_face_in_photo(photo, faces[0], np.random.default_rng(seed), DEMO_STRENGTH)
 
 
 def build_demo_videos(out: str | Path, seed: int = 0) -> list[DemoVideo]:
@@ -123,9 +125,10 @@ def describe_demo_model(model: Path, console: Console) -> None:
             f"({cal.stats.get('n_videos')} videos of faces it was not trained on)"
         )
     console.print(
-        "  [yellow]What it is not:[/yellow] a deepfake detector for real-world videos. It is a "
-        "tiny model that learnt self-blending artefacts from a handful of faces; use the "
-        "authors' checkpoint (`ffdetect convert`) or train on FF++ for real detection (README)."
+        "  [yellow]What it is not:[/yellow] a production deepfake detector. It is a tiny 64 px "
+        "model that learnt self-blending artefacts from about 850 CelebA photos (its figures on "
+        "held-out people: benchmarks/results/real_faces.md); use the authors' checkpoint "
+        "(`ffdetect convert`) or train on FF++ for real detection (README)."
     )
 
 

@@ -1,14 +1,16 @@
 """Sample media made offline from photos: self-blended forgeries in full frames, short clips.
 
-Used by the demo (its sample videos and its training faces) and by the tests. A forged frame is
-made by self-blending (:func:`ffdetect.synthesis.blend.self_blend`) the region around one
-detected face of a photo and pasting it back, so the blending boundary lives in frame pixels and
-reaches the model through the same detection and alignment as any real video.
+Used by the demo (its sample videos), the real-face task and the benchmarks. A forged frame is
+made by self-blending the region around one detected face of a photo (the SBI recipe,
+:func:`~ffdetect.synthesis.blend.sbi_blend`, or the older
+:func:`~ffdetect.synthesis.blend.self_blend`) and pasting it back, so the blending boundary
+lives in frame pixels and reaches the model through the same detection and alignment as any real
+video.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import numpy as np
 
 from ffdetect.data.align import transform_points
 from ffdetect.data.detectors import Face
-from ffdetect.synthesis.blend import self_blend
+from ffdetect.synthesis.blend import sbi_blend, self_blend
 
 #: Side of the region around a face box that is self-blended (times the box size).
 BLEND_REGION = 1.8
@@ -34,19 +36,43 @@ def blend_region(shape: tuple[int, int], face: Face) -> tuple[int, int, int, int
     return top, int(min(h, cy + half)), left, int(min(w, cx + half))
 
 
+def blend_in_region(
+    photo: np.ndarray, face: Face, blend: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """``photo`` with the region around ``face`` (:func:`blend_region`) replaced by
+    ``blend(region, landmarks in region coordinates)``."""
+    top, bottom, left, right = blend_region(photo.shape[:2], face)
+    region = np.ascontiguousarray(photo[top:bottom, left:right])
+    landmarks = np.asarray(face.landmarks, dtype=np.float32) - (left, top)
+    out = photo.copy()
+    out[top:bottom, left:right] = blend(region, landmarks)
+    return out
+
+
 def blend_face_in_photo(
     photo: np.ndarray, face: Face, rng: np.random.Generator, strength: float = 1.0
 ) -> np.ndarray:
     """``photo`` with ``face`` replaced by a self-blended version of itself (a forged frame);
     ``strength`` scales the blending jitter (:func:`ffdetect.synthesis.blend.legacy_jitter`)."""
-    top, bottom, left, right = blend_region(photo.shape[:2], face)
-    region = np.ascontiguousarray(photo[top:bottom, left:right])
-    landmarks = np.asarray(face.landmarks, dtype=np.float32) - (left, top)
-    out = photo.copy()
-    out[top:bottom, left:right] = self_blend(
-        region, rng, landmarks=landmarks, colour=True, strength=strength
+    return blend_in_region(
+        photo,
+        face,
+        lambda region, landmarks: self_blend(
+            region, rng, landmarks=landmarks, colour=True, strength=strength
+        ),
     )
-    return out
+
+
+def sbi_face_in_photo(
+    photo: np.ndarray, face: Face, rng: np.random.Generator, strength: float = 1.0
+) -> np.ndarray:
+    """``photo`` with ``face`` self-blended in the SBI recipe
+    (:func:`ffdetect.synthesis.blend.sbi_blend`) inside the region around it."""
+    return blend_in_region(
+        photo,
+        face,
+        lambda region, landmarks: sbi_blend(region, landmarks, rng, strength=strength),
+    )
 
 
 def mirror_face(image: np.ndarray, face: Face) -> tuple[np.ndarray, Face]:

