@@ -161,17 +161,24 @@ def auc_with_interval(
     return f"{auc:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
+def by_set(samples: list[Sample]) -> Iterator[tuple[str, list[Sample], list[tuple[float, str]]]]:
+    """Per set (in order): its samples and its untouched images' faces as ``(p_fake, photo)``
+    (the real faces beside a forged one repeat those, so they are not counted twice)."""
+    for name in dict.fromkeys(s.set for s in samples):
+        in_set = [s for s in samples if s.set == name]
+        real = [(p, s.photo) for s in in_set if s.kind == "untouched" for p, _, _ in s.faces]
+        yield name, in_set, real
+
+
 def face_table(samples: list[Sample], t: float, draws: int) -> list[str]:
     """Per face: AUC of each forgery kind's forged faces against the faces of the set's untouched
-    images (the real faces beside a forged one repeat those, so they are not counted twice)."""
+    images (:func:`by_set`)."""
     lines = [
         "| set | kind | faces (forged) | mean p_fake of forged | per-face AUC vs real faces "
         "[95% CI] | forged faces flagged at t* |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for name in dict.fromkeys(s.set for s in samples):
-        in_set = [s for s in samples if s.set == name]
-        real = [(p, s.photo) for s in in_set if s.kind == "untouched" for p, _, _ in s.faces]
+    for name, in_set, real in by_set(samples):
         rp = np.array([p for p, _ in real])
         lines.append(
             f"| {name} | real faces | {len(rp)} | - | - | {np.mean(rp >= t):.3f} (per-face FPR) |"
@@ -198,10 +205,8 @@ def image_table(samples: list[Sample], t: float, draws: int) -> list[str]:
         "[95% CI] | flagged fake at t* | 1-(1-f)^N from per-face FPR f |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name in dict.fromkeys(s.set for s in samples):
-        in_set = [s for s in samples if s.set == name]
-        real_faces = np.array([p for s in in_set if s.kind == "untouched" for p, _, _ in s.faces])
-        f = float(np.mean(real_faces >= t))
+    for name, in_set, real in by_set(samples):
+        f = float(np.mean([p >= t for p, _ in real]))
         untouched = [s for s in in_set if s.kind == "untouched"]
         for kind in KINDS:
             group = [s for s in in_set if s.kind == kind]
@@ -261,7 +266,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=Path, default=None, help="folder for frame files")
     args = parser.parse_args(argv)
     pipeline = DetectionPipeline.from_model(args.model)
-    people = detect_photos(nba_headshots())
+    headshots = nba_headshots()
+    people = detect_photos(headshots)
     rng = np.random.default_rng(args.seed)
     samples = [
         *headshot_samples(people[: args.photos], rng),
@@ -277,8 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         f"| date | {dt.date.today()} |",
         f"| command | `python {shlex.join(sys.argv)}` |",
         f"| threshold t* | {t:.3f} |",
-        f"| held-out headshots with a face (MTCNN >= 0.9) | {len(people)} of "
-        f"{len(nba_headshots())} |",
+        f"| held-out headshots with a face (MTCNN >= 0.9) | {len(people)} of {len(headshots)} |",
         "",
         "Per face:",
         "",

@@ -106,6 +106,15 @@ def write_csv(path: str | Path, columns: list[str], rows: Iterable[dict]) -> Non
     atomic_write_text(path, buf.getvalue())
 
 
+def write_tables(out: str | Path, faces: Iterable[dict], videos: Iterable[dict]) -> Path:
+    """Write a prepared dataset's ``manifest.csv`` (face rows) and ``videos.csv`` (video rows)
+    into ``out``; returns the manifest's path."""
+    out = Path(out)
+    write_csv(out / "manifest.csv", MANIFEST_COLUMNS, faces)
+    write_csv(out / "videos.csv", VIDEO_COLUMNS, videos)
+    return out / "manifest.csv"
+
+
 def face_row(base: dict, frame: int, crop: Path, score: float, box: tuple) -> dict:
     """A ``manifest.csv`` row of a crop made without landmarks (synthetic tasks)."""
     x1, y1, x2, y2 = box
@@ -276,6 +285,5 @@ def merge_shards(out: str | Path, sources: Iterable[str | Path] = ()) -> tuple[i
             f"no shard files under {', '.join(str(d / 'shards') for d in dirs)}"
         )
     missing = sorted(set(range(total)) - seen)
-    write_csv(out / "manifest.csv", MANIFEST_COLUMNS, [faces[k] for k in sorted(faces)])
-    write_csv(out / "videos.csv", VIDEO_COLUMNS, [videos[k] for k in sorted(videos)])
+    write_tables(out, [faces[k] for k in sorted(faces)], [videos[k] for k in sorted(videos)])
     return len(faces), len(videos), missing

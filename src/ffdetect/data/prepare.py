@@ -38,6 +38,7 @@ from .manifest import (
     record_path,
     records_to_rows,
     write_csv,
+    write_tables,
 )
 from .readers import VideoItem
 from .video import VideoError, count_decodable, probe_video, read_frames, sample_indices
@@ -538,8 +539,7 @@ def write_manifests(out: Path, ids: Sequence[str], shard: tuple[int, int] = (0, 
     faces, videos = records_to_rows(load_records(out, ids))
     i, n = shard
     if n == 1:
-        write_csv(out / "manifest.csv", MANIFEST_COLUMNS, faces)
-        write_csv(out / "videos.csv", VIDEO_COLUMNS, videos)
+        write_tables(out, faces, videos)
     else:
         write_csv(out / "shards" / f"manifest-{i}-of-{n}.csv", MANIFEST_COLUMNS, faces)
         write_csv(out / "shards" / f"videos-{i}-of-{n}.csv", VIDEO_COLUMNS, videos)

@@ -19,10 +19,8 @@ import cv2
 import numpy as np
 
 from ffdetect.data.manifest import (
-    MANIFEST_COLUMNS,
-    VIDEO_COLUMNS,
     write_clip,
-    write_csv,
+    write_tables,
 )
 from ffdetect.synthesis.blend import self_blend
 from ffdetect.synthesis.sources import lfw_faces
@@ -110,6 +108,4 @@ def build_self_blended_task(
             rows, video = write_clip(out, base, views, f"skimage:lfw_subset[{idx}]")
             face_rows += rows
             video_rows.append(video)
-    write_csv(out / "manifest.csv", MANIFEST_COLUMNS, face_rows)
-    write_csv(out / "videos.csv", VIDEO_COLUMNS, video_rows)
-    return out / "manifest.csv"
+    return write_tables(out, face_rows, video_rows)

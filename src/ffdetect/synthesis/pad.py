@@ -28,10 +28,8 @@ import cv2
 import numpy as np
 
 from ffdetect.data.manifest import (
-    MANIFEST_COLUMNS,
-    VIDEO_COLUMNS,
     write_clip,
-    write_csv,
+    write_tables,
 )
 from ffdetect.data.pad.readers import BONAFIDE
 
@@ -398,6 +396,4 @@ def build_pad_task(
                 rows, video = write_clip(out, base, crops, f"synthetic:{dataset}#{idx}")
                 face_rows += rows
                 video_rows.append(video)
-    write_csv(out / "manifest.csv", MANIFEST_COLUMNS, face_rows)
-    write_csv(out / "videos.csv", VIDEO_COLUMNS, video_rows)
-    return out / "manifest.csv"
+    return write_tables(out, face_rows, video_rows)

@@ -35,13 +35,11 @@ import numpy as np
 from ffdetect.data.detectors import Face
 from ffdetect.data.faces import crop_face
 from ffdetect.data.manifest import (
-    MANIFEST_COLUMNS,
-    VIDEO_COLUMNS,
     atomic_write_text,
     complete_video_row,
     face_row,
-    write_csv,
     write_png,
+    write_tables,
 )
 from ffdetect.synthesis.media import mirror_face, sbi_face_in_photo
 from ffdetect.synthesis.sources import FacePhoto, celeba_photos
@@ -204,9 +202,7 @@ def build_real_face_task(
                 video_rows.append(
                     complete_video_row(base, f"{item.photo.source}:{item.photo.path.name}", 1)
                 )
-    write_csv(out / "manifest.csv", MANIFEST_COLUMNS, face_rows)
-    write_csv(out / "videos.csv", VIDEO_COLUMNS, video_rows)
-    return out / "manifest.csv"
+    return write_tables(out, face_rows, video_rows)
 
 
 def record_provenance(

@@ -33,11 +33,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ffdetect.data.manifest import (
-    MANIFEST_COLUMNS,
-    VIDEO_COLUMNS,
     atomic_write_text,
     read_csv,
-    write_csv,
+    write_tables,
 )
 from ffdetect.data.readers import DatasetError, VideoItem
 
@@ -118,8 +116,7 @@ def write_view(
         raise DatasetError("the view would hold duplicate video ids")
     videos.sort(key=lambda r: r["video_id"])
     faces.sort(key=lambda r: (r["video_id"], int(r["frame"])))
-    write_csv(out / "manifest.csv", MANIFEST_COLUMNS, faces)
-    write_csv(out / "videos.csv", VIDEO_COLUMNS, videos)
+    write_tables(out, faces, videos)
     counts: dict[str, dict[str, int]] = {}
     for r in videos:
         c = counts.setdefault(r["split"], {"videos": 0, "faces": 0})
