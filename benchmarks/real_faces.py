@@ -9,8 +9,9 @@ sets, each untouched and forged:
 
 * **headshots**: the NBA headshots (:func:`ffdetect.synthesis.sources.nba_headshots`, one player
   each), untouched; self-blended in the SBI recipe at strength 1 (the paper's ranges; training
-  drew 1-2); with the face swapped for the next player's (aligned on five landmarks,
-  colour-matched, Poisson- or alpha-blended), forgeries no training sample was made like;
+  drew 1-2; ``--sbi-strength`` changes it); with the face swapped for the next player's
+  (aligned on five landmarks, colour-matched, Poisson- or alpha-blended), forgeries no training
+  sample was made like;
 * **grids**: six different headshots tiled 3 x 2 into one image, untouched or with one face
   self-blended or swapped: the image is fake when any face is, as in group photos;
 * **group photo**: insightface's ``t1.jpg`` (a real group photo), untouched, and once per face
@@ -70,30 +71,41 @@ class Sample:
 
 
 def forge(
-    rgb: np.ndarray, face: Face, donor: DetectedPhoto, kind: str, rng: np.random.Generator
+    rgb: np.ndarray,
+    face: Face,
+    donor: DetectedPhoto,
+    kind: str,
+    rng: np.random.Generator,
+    sbi_strength: float = 1.0,
 ) -> np.ndarray:
-    """``rgb`` with ``face`` forged the ``kind`` way (``donor`` gives the face of a swap)."""
+    """``rgb`` with ``face`` forged the ``kind`` way (``donor`` gives the face of a swap;
+    ``sbi_strength`` scales the self-blend's jitter, 1 being the paper's ranges)."""
     if kind == "untouched":
         return rgb
     if kind == "sbi":
-        return sbi_face_in_photo(rgb, face, rng, strength=1.0)
+        return sbi_face_in_photo(rgb, face, rng, strength=sbi_strength)
     method = kind.removeprefix("swap_")
     return face_swap(rgb, face.landmarks, donor.photo.rgb(), donor.face.landmarks, rng, method)
 
 
-def headshot_samples(people: list[DetectedPhoto], rng: np.random.Generator) -> Iterator[Sample]:
+def headshot_samples(
+    people: list[DetectedPhoto], rng: np.random.Generator, sbi_strength: float = 1.0
+) -> Iterator[Sample]:
     """Each headshot untouched and forged the three ways."""
     for i, person in enumerate(people):
         donor = people[(i + 1) % len(people)]
         rgb = person.photo.rgb()
         for kind in KINDS:
-            forged = forge(rgb, person.face, donor, kind, rng)
+            forged = forge(rgb, person.face, donor, kind, rng, sbi_strength)
             box = None if kind == "untouched" else person.face.box
             yield Sample("headshots", kind, person.photo.identity, forged, box)
 
 
 def grid_samples(
-    people: list[DetectedPhoto], n_grids: int, rng: np.random.Generator
+    people: list[DetectedPhoto],
+    n_grids: int,
+    rng: np.random.Generator,
+    sbi_strength: float = 1.0,
 ) -> Iterator[Sample]:
     """``n_grids`` images of six different headshots (of the commonest size), untouched, one face
     SBI or swapped."""
@@ -112,7 +124,9 @@ def grid_samples(
         box = members[target].face.box
         for kind in ("untouched", "sbi", "swap_poisson"):
             forged_tiles = list(tiles)
-            forged_tiles[target] = forge(tiles[target], members[target].face, donor, kind, rng)
+            forged_tiles[target] = forge(
+                tiles[target], members[target].face, donor, kind, rng, sbi_strength
+            )
             image = np.vstack(
                 [np.hstack(forged_tiles[i * cols : (i + 1) * cols]) for i in range(rows)]
             )
@@ -124,7 +138,9 @@ def grid_samples(
             yield Sample("grids", kind, f"grid{g}", image, shifted)
 
 
-def group_photo_samples(people: list[DetectedPhoto], rng: np.random.Generator) -> Iterator[Sample]:
+def group_photo_samples(
+    people: list[DetectedPhoto], rng: np.random.Generator, sbi_strength: float = 1.0
+) -> Iterator[Sample]:
     """insightface's ``t1.jpg`` untouched, and each of its faces self-blended or swapped."""
     path = insightface_photo("t1.jpg")
     rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
@@ -133,7 +149,8 @@ def group_photo_samples(people: list[DetectedPhoto], rng: np.random.Generator) -
     for i, face in enumerate(faces):
         donor = people[i % len(people)]
         for kind in ("sbi", "swap_poisson"):
-            yield Sample("group photo", kind, "t1", forge(rgb, face, donor, kind, rng), face.box)
+            forged = forge(rgb, face, donor, kind, rng, sbi_strength)
+            yield Sample("group photo", kind, "t1", forged, face.box)
 
 
 def score(pipeline: DetectionPipeline, sample: Sample) -> float:
@@ -264,15 +281,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--frames", type=Path, default=None, help="folder for frame files")
+    parser.add_argument(
+        "--sbi-strength",
+        type=float,
+        default=1.0,
+        help="jitter strength of the SBI forgeries (1: the paper's ranges; training drew 1-2)",
+    )
     args = parser.parse_args(argv)
     pipeline = DetectionPipeline.from_model(args.model)
     headshots = nba_headshots()
     people = detect_photos(headshots)
     rng = np.random.default_rng(args.seed)
     samples = [
-        *headshot_samples(people[: args.photos], rng),
-        *grid_samples(people, args.grids, rng),
-        *group_photo_samples(people, rng),
+        *headshot_samples(people[: args.photos], rng, args.sbi_strength),
+        *grid_samples(people, args.grids, rng, args.sbi_strength),
+        *group_photo_samples(people, rng, args.sbi_strength),
     ]
     t = 0.5
     for sample in samples:
@@ -283,6 +306,7 @@ def main(argv: list[str] | None = None) -> None:
         f"| date | {dt.date.today()} |",
         f"| command | `python {shlex.join(sys.argv)}` |",
         f"| threshold t* | {t:.3f} |",
+        f"| SBI strength | {args.sbi_strength:g} |",
         f"| held-out headshots with a face (MTCNN >= 0.9) | {len(people)} of {len(headshots)} |",
         "",
         "Per face:",

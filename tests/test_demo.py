@@ -18,6 +18,13 @@ BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "real_faces.py"
 AUC_FLOOR = 0.62
 FPR_CEILING = 0.15
 
+#: A face of the synthetic ``photo(200)``.
+PHOTO_FACE = Face(
+    box=(60.0, 40.0, 110.0, 110.0),
+    score=1.0,
+    landmarks=np.array([[75, 65], [95, 65], [85, 80], [77, 95], [93, 95]], np.float32),
+)
+
 SHIPPED = pytest.mark.skipif(
     not (DEMO_MODEL / "ffdetect.json").is_file(), reason="demo_model/model is not in this tree"
 )
@@ -30,11 +37,7 @@ def test_untrained_demo_still_available() -> None:
 
 def test_blend_changes_only_the_face_region() -> None:
     image = photo(200)
-    face = Face(
-        box=(60.0, 40.0, 110.0, 110.0),
-        score=1.0,
-        landmarks=np.array([[75, 65], [95, 65], [85, 80], [77, 95], [93, 95]], np.float32),
-    )
+    face = PHOTO_FACE
     forged = blend_face_in_photo(image, face, np.random.default_rng(0))
     changed = np.argwhere(np.any(forged != image, axis=-1))
     assert changed.size > 0
@@ -121,15 +124,33 @@ def test_real_faces_benchmark_writes_its_tables(tmp_path: Path) -> None:
 
     out, frames = tmp_path / "r.md", tmp_path / "frames"
     argv = ["real_faces.py", "--model", str(DEMO_MODEL), "--photos", "4", "--grids", "2"]
-    argv += ["--draws", "20", "--out", str(out), "--frames", str(frames)]
+    argv += ["--draws", "20", "--out", str(out), "--frames", str(frames), "--sbi-strength", "2"]
     old, sys.argv = sys.argv, argv
     try:
         runpy.run_path(str(BENCHMARK), run_name="__main__")
     finally:
         sys.argv = old
     text = out.read_text()
+    assert "| SBI strength | 2 |" in text
     for row in ("| headshots | swap_poisson |", "| grids | sbi |", "| group photo | untouched |"):
         assert row in text
     for kind in ("sbi", "swap_poisson", "swap_alpha"):
         lines = (frames / f"headshots_{kind}_frames.csv").read_text().splitlines()
         assert lines[0] == "video,frame,label,predict,confidence" and len(lines) == 1 + 2 * 4
+
+
+def test_benchmark_sbi_strength_scales_the_blend() -> None:
+    """The benchmark's ``--sbi-strength`` reaches the forgery: with the same draws, strength 2
+    moves the photo further from the original than strength 1 (the paper's ranges)."""
+    import runpy
+
+    forge = runpy.run_path(str(BENCHMARK))["forge"]
+    image = photo(200)
+    face = PHOTO_FACE
+    for seed in range(4):
+        weak, strong = (
+            forge(image, face, None, "sbi", np.random.default_rng(seed), strength)
+            for strength in (1.0, 2.0)
+        )
+        change = [np.abs(f.astype(float) - image).mean() for f in (weak, strong)]
+        assert 0 < change[0] < change[1], change
