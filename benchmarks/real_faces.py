@@ -31,7 +31,6 @@ frame-level result files (``video,frame,label,predict,confidence``) for ``benchm
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import shlex
 import sys
@@ -43,8 +42,10 @@ import cv2
 import numpy as np
 
 from ffdetect.data.detectors import Face, make_detector
+from ffdetect.data.manifest import atomic_write_text
 from ffdetect.data.tracking import iou
 from ffdetect.evaluation.decision import bootstrap, rank_auc
+from ffdetect.evaluation.metrics import write_frame_results
 from ffdetect.inference.pipeline import DetectionPipeline
 from ffdetect.synthesis.blend import face_swap
 from ffdetect.synthesis.media import sbi_face_in_photo
@@ -153,14 +154,13 @@ def group_photo_samples(
             yield Sample("group photo", kind, "t1", forged, face.box)
 
 
-def score(pipeline: DetectionPipeline, sample: Sample) -> float:
-    """Fill ``sample``'s face and image scores; return the model's threshold."""
+def score(pipeline: DetectionPipeline, sample: Sample) -> None:
+    """Fill ``sample``'s face and image scores."""
     result = pipeline.run_image(sample.rgb)
     for f in result.faces:
         forged = sample.forged_box is not None and iou(f.box, sample.forged_box) >= FORGED_IOU
         sample.faces.append((float(f.p_fake), float(f.confidence), int(forged)))
     sample.score = None if result.score is None else float(result.score)
-    return 0.5 if result.threshold is None else float(result.threshold)
 
 
 def auc_with_interval(
@@ -254,20 +254,18 @@ def image_table(samples: list[Sample], t: float, draws: int) -> list[str]:
 def write_frames(samples: list[Sample], folder: Path) -> list[Path]:
     """Per forgery kind, the headshot faces (untouched ones and that kind's) as a frame-level
     result file ``headshots_<kind>_frames.csv`` (one face per one-frame video)."""
-    folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for kind in KINDS[1:]:
-        path = folder / f"headshots_{kind}_frames.csv"
-        with path.open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["video", "frame", "label", "predict", "confidence"])
-            for s in samples:
-                if s.set != "headshots" or s.kind not in ("untouched", kind):
-                    continue
-                for i, (p, c, forged) in enumerate(s.faces):
-                    video = f"{s.kind}/{s.photo}/{i}"
-                    writer.writerow([video, 0, forged, f"{p:.6f}", f"{c:.6f}"])
-        paths.append(path)
+        faces = [
+            (f"{s.kind}/{s.photo}/{i}", forged, p, c)
+            for s in samples
+            if s.set == "headshots" and s.kind in ("untouched", kind)
+            for i, (p, c, forged) in enumerate(s.faces)
+        ]
+        videos, labels, scores, confidences = zip(*faces, strict=True)
+        frames = [0] * len(videos)
+        path = folder / f"headshots_{kind}.csv"
+        paths.append(write_frame_results(path, videos, frames, labels, scores, confidences))
     return paths
 
 
@@ -297,9 +295,9 @@ def main(argv: list[str] | None = None) -> None:
         *grid_samples(people, args.grids, rng, args.sbi_strength),
         *group_photo_samples(people, rng, args.sbi_strength),
     ]
-    t = 0.5
     for sample in samples:
-        t = score(pipeline, sample)
+        score(pipeline, sample)
+    t = pipeline.meta.calibration.threshold
     lines = [
         "| | |",
         "| --- | --- |",
@@ -317,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         *image_table(samples, t, args.draws),
     ]
-    args.out.write_text("\n".join(lines) + "\n")
+    atomic_write_text(args.out, "\n".join(lines) + "\n")
     print("\n".join(lines))
     if args.frames is not None:
         write_frames(samples, args.frames)
