@@ -105,3 +105,18 @@ def test_real_face_task_pairs_every_real_draw_with_a_fake(tmp_path) -> None:
     assert (tmp_path / "detections.json").is_file()
     crop = cv2.imread(str(tmp_path / rows[0]["crop_path"]))
     assert crop.shape == (32, 32, 3)
+
+
+@needs_celeba
+def test_real_face_task_does_not_depend_on_the_number_of_workers(tmp_path) -> None:
+    """Two worker processes write byte-identical crops and tables to one process."""
+    from ffdetect.synthesis.real_faces import build_real_face_task
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    build_real_face_task(one, size=32, variants=2, n_photos=4)
+    build_real_face_task(two, size=32, variants=2, n_photos=4, workers=2)
+    files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file())
+    assert len([f for f in files if f.suffix == ".png"]) == 16
+    assert files == sorted(p.relative_to(two) for p in two.rglob("*") if p.is_file())
+    for rel in files:
+        assert (one / rel).read_bytes() == (two / rel).read_bytes(), rel

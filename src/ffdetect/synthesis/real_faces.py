@@ -167,6 +167,33 @@ def identity_split(identity: str, val_fraction: float, seed: int) -> str:
     return "val" if int.from_bytes(digest[:4], "big") / 2**32 < val_fraction else "train"
 
 
+def _draw_photo(
+    out: Path, item: DetectedPhoto, split: str, size: int, seeds: np.ndarray
+) -> tuple[list[dict], list[dict]]:
+    """Write the real and fake draws of one photo (``seeds``: one row of 4 per variant); returns
+    their face and video rows."""
+    image = item.photo.rgb()
+    face_rows, video_rows = [], []
+    for v, draw_seeds in enumerate(seeds):
+        for label, kind in ((0, "real"), (1, "fake")):
+            video_id = f"{kind}/{item.photo.identity.replace('/', '_')}_{v:02d}"
+            base = {
+                "video_id": video_id,
+                "dataset": DATASET,
+                "method": "sbi" if label else "original",
+                "split": split,
+                "label": label,
+            }
+            crop = draw_sample(image, item.face, label, size, draw_seeds)
+            rel = Path("faces") / video_id / "0000.png"
+            write_png(out / rel, crop)
+            face_rows.append(face_row(base, 0, rel, item.face.score, (0, 0, size, size)))
+            video_rows.append(
+                complete_video_row(base, f"{item.photo.source}:{item.photo.path.name}", 1)
+            )
+    return face_rows, video_rows
+
+
 def build_real_face_task(
     out: str | Path,
     size: int = 64,
@@ -174,34 +201,33 @@ def build_real_face_task(
     val_fraction: float = 0.15,
     n_photos: int | None = None,
     seed: int = 0,
+    workers: int = 1,
 ) -> Path:
-    """Write the task into ``out``; returns its ``manifest.csv``."""
+    """Write the task into ``out``; returns its ``manifest.csv``. ``workers`` processes draw the
+    photos; every draw's seeds are fixed before, so the task does not depend on ``workers``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     photos = detect_photos(celeba_photos()[:n_photos], cache=out / "detections.json")
     rng = np.random.default_rng(seed)
-    face_rows, video_rows = [], []
-    for item in photos:
-        image = item.photo.rgb()
-        split = identity_split(item.photo.identity, val_fraction, seed)
-        for v in range(variants):
-            seeds = rng.integers(2**31, size=4)
-            for label, kind in ((0, "real"), (1, "fake")):
-                video_id = f"{kind}/{item.photo.identity.replace('/', '_')}_{v:02d}"
-                base = {
-                    "video_id": video_id,
-                    "dataset": DATASET,
-                    "method": "sbi" if label else "original",
-                    "split": split,
-                    "label": label,
-                }
-                crop = draw_sample(image, item.face, label, size, seeds)
-                rel = Path("faces") / video_id / "0000.png"
-                write_png(out / rel, crop)
-                face_rows.append(face_row(base, 0, rel, item.face.score, (0, 0, size, size)))
-                video_rows.append(
-                    complete_video_row(base, f"{item.photo.source}:{item.photo.path.name}", 1)
-                )
+    jobs = [
+        (
+            out,
+            item,
+            identity_split(item.photo.identity, val_fraction, seed),
+            size,
+            rng.integers(2**31, size=(variants, 4)),
+        )
+        for item in photos
+    ]
+    if workers > 1:
+        from multiprocessing import get_context
+
+        with get_context("spawn").Pool(workers) as pool:
+            drawn = pool.starmap(_draw_photo, jobs, chunksize=4)
+    else:
+        drawn = [_draw_photo(*job) for job in jobs]
+    face_rows = [row for rows, _ in drawn for row in rows]
+    video_rows = [row for _, rows in drawn for row in rows]
     return write_tables(out, face_rows, video_rows)
 
 
@@ -240,6 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     build.add_argument("--variants", type=int, default=12)
     build.add_argument("--photos", type=int, default=None, help="first N photos only")
     build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--workers", type=int, default=1, help="processes drawing the photos")
     record = sub.add_parser("record", help="store how the model was made in its metadata")
     record.add_argument("model", type=Path)
     record.add_argument("commands", nargs="+")
@@ -258,7 +285,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"recorded provenance in {args.model}")
         return
     manifest = build_real_face_task(
-        args.out, args.size, args.variants, n_photos=args.photos, seed=args.seed
+        args.out,
+        args.size,
+        args.variants,
+        n_photos=args.photos,
+        seed=args.seed,
+        workers=args.workers,
     )
     print(f"wrote {manifest}")
 
