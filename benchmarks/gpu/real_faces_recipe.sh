@@ -7,7 +7,9 @@
 # side. Needs: $OUT (results), the wheels of the packages the GPU image lacks in .whl/, and
 # MTCNN's detections of the CelebA photos in $DETECTIONS (the detections.json of a local
 # `python -m ffdetect.synthesis.real_faces build`), as the image has no MTCNN.
-# Run from the repository root: bash benchmarks/gpu/real_faces_recipe.sh
+# Run from the repository root: bash benchmarks/gpu/real_faces_recipe.sh. BUDGET (s, default
+# 500), VARIANTS, PHOTOS, PRE_EPOCHS, PROBE_STEPS, NTRAIN, BENCH_ARGS and SKIP_PIP shrink it for
+# a dry run on a CPU.
 set -u
 export PYTHONUNBUFFERED=1
 END=$((SECONDS + ${BUDGET:-500}))
@@ -40,7 +42,7 @@ FT="data.batch_size=128 data.eval_batch_size=512 data.num_workers=6 optim.lr=3e-
 python3 benchmarks/gpu/step_rate.py "{\"A\": [\"data.batch_size=128\", \"run.amp=true\"], \"B\": [\"data.batch_size=128\", \"run.amp=true\", \"model.depth=12\"]}" ${PROBE_STEPS:-20} | tee $W/probe.txt
 LEFT=$((END - SECONDS - 50))
 read EA EB < <(python3 -c "
-import json,sys; r=json.loads(open('$W/probe.txt').read().splitlines()[-1]); n=${NTRAIN:-82944}; left=$LEFT
+import json; r=json.loads(open('$W/probe.txt').read().splitlines()[-1]); n=${NTRAIN:-82944}; left=$LEFT
 print(*[max(2, min(40, int(left / (n / (0.5 * r[k]) + 8)))) for k in 'AB'])")
 PIDS=()
 t "fine-tune: A $EA epochs, B $EB epochs, $LEFT s left"

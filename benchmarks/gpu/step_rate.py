@@ -10,8 +10,13 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common import device, sync  # noqa: E402  (benchmarks/common.py)
 
 from ffdetect.config import load_config
 from ffdetect.losses.competitive import CompetitiveLoss
@@ -21,16 +26,10 @@ from ffdetect.train.optim import build_optimizer, build_scheduler
 from ffdetect.train.run import build_training_model
 
 
-def sync(dev: torch.device) -> None:
-    """Wait for the GPU's queued work (a no-op on CPUs)."""
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def step_rate(overrides: list[str], steps: int, warmup: int = 5) -> float:
     """Images/s of ``steps`` training steps of one config, after ``warmup`` untimed ones."""
     cfg = load_config(TrainConfig, "demo_model/train-config.yaml", overrides)
-    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = device()
     model = build_training_model(cfg).to(dev)
     optimizer = build_optimizer(model, cfg.optim)
     scheduler = build_scheduler(optimizer, cfg.schedule, 1000)
