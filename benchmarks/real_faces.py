@@ -9,7 +9,7 @@ sets, each untouched and forged:
 
 * **headshots**: the NBA headshots (:func:`ffdetect.synthesis.sources.nba_headshots`, one player
   each), untouched; self-blended in the SBI recipe at strength 1 (the paper's ranges; training
-  drew 1-2; ``--sbi-strength`` changes it); with the face swapped for the next player's
+  drew 0.5-1.5; ``--sbi-strength`` changes it); with the face swapped for the next player's
   (aligned on five landmarks, colour-matched, Poisson- or alpha-blended), forgeries no training
   sample was made like;
 * **grids**: six different headshots tiled 3 x 2 into one image, untouched or with one face
@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         "--sbi-strength",
         type=float,
         default=1.0,
-        help="jitter strength of the SBI forgeries (1: the paper's ranges; training drew 1-2)",
+        help="jitter strength of the SBI forgeries (1: the paper's ranges; training drew 0.5-1.5)",
     )
     args = parser.parse_args(argv)
     pipeline = DetectionPipeline.from_model(args.model)

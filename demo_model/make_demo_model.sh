@@ -6,8 +6,8 @@
 # on the validation faces (gamma 0, threshold keeping 5% of real validation faces flagged).
 # Needs the set-up of `make install`. Configurations: demo_model/pretrain-config.yaml and
 # demo_model/train-config.yaml. Measured on 2 cores, partly shared with a benchmark and the test
-# suite: build 6 min, pre-training 12 min, fine-tuning 61 min (an estimated 45-50 min on idle
-# cores, from the 80 img/s it ran at alone), calibration seconds: about 80 min in all.
+# suite: build 12 min (MTCNN on every draw), pre-training 10 min, fine-tuning 67 min (all shared
+# with the whole test suite; an estimated 50 min alone), calibration seconds: 89 min in all.
 # OUT=DIR writes the model elsewhere; WORK=DIR keeps the task and the runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ RUN="$WORK/run"
 OUT=${OUT:-demo_model/model}
 
 STEPS=(
-  "$BIN/python -m ffdetect.synthesis.real_faces build $DATA --variants 24"
+  "$BIN/python -m ffdetect.synthesis.real_faces build $DATA --variants 24 --workers 2"
   "$BIN/ffdetect pretrain --config demo_model/pretrain-config.yaml --data $DATA --out $PRE"
   "$BIN/ffdetect train --config demo_model/train-config.yaml --data $DATA --init $PRE/model --out $RUN"
   "$BIN/ffdetect calibrate --model $RUN/model --results $RUN/val_results.csv --gamma 0 --target-fpr 0.05"

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from ffdetect.data.detectors import Face
+from ffdetect.data.tracking import iou
 from ffdetect.synthesis.blend import face_outline, face_swap, sbi_blend
 from ffdetect.synthesis.media import mirror_face
 from ffdetect.synthesis.sources import astronaut, grace_hopper
@@ -120,3 +121,42 @@ def test_real_face_task_does_not_depend_on_the_number_of_workers(tmp_path) -> No
     assert files == sorted(p.relative_to(two) for p in two.rglob("*") if p.is_file())
     for rel in files:
         assert (one / rel).read_bytes() == (two / rel).read_bytes(), rel
+
+
+@needs_celeba
+def test_training_crops_are_placed_where_detect_finds_the_face() -> None:
+    """A drawn fake is cropped where ``detect``'s own detection puts the face, not where the
+    photo's landmarks (with noise) would: the model must not learn where the blend sits."""
+    from ffdetect.inference.pipeline import DetectionPipeline
+    from ffdetect.synthesis.real_faces import (
+        DETECT_CROP,
+        _detector,
+        detect_photos,
+        draw_image,
+        draw_sample,
+        jittered,
+        model_crop,
+    )
+    from ffdetect.synthesis.sources import celeba_photos
+
+    item = detect_photos(celeba_photos()[:1])[0]
+    seeds = np.array([11, 12, 13, 14])
+    image, face = draw_image(item.photo.rgb(), item.face, 1, seeds)
+    crop = draw_sample(item.photo.rgb(), item.face, 1, 32, seeds, _detector())
+    pipeline = DetectionPipeline.from_model("demo_model/model")
+    assert (pipeline.options.crop_size, pipeline.options.scale) == (DETECT_CROP, 1.3)
+    found = max(pipeline.find_faces(image), key=lambda f: iou(f.box, face.box))
+    np.testing.assert_array_equal(crop, model_crop(image, found, 32))
+    assert not np.array_equal(crop, model_crop(image, jittered(face, 14), 32))
+
+
+def test_a_draw_without_a_detectable_face_falls_back_to_the_photo_landmarks() -> None:
+    from ffdetect.data.detectors import make_detector
+    from ffdetect.synthesis.real_faces import draw_image, draw_sample, jittered, model_crop
+
+    flat = np.full((218, 178, 3), 128, np.uint8)
+    face = Face((50.0, 60.0, 130.0, 160.0), 0.99, HOPPER * 0.35)
+    seeds = np.array([1, 2, 3, 4])
+    crop = draw_sample(flat, face, 0, 32, seeds, make_detector("mtcnn"))
+    image, moved = draw_image(flat, face, 0, seeds)
+    np.testing.assert_array_equal(crop, model_crop(image, jittered(moved, 4), 32))

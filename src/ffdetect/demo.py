@@ -37,7 +37,7 @@ DEMO_SCRIPT = REPO_ROOT / "demo_model" / "make_demo_model.sh"
 VIDEO_HEIGHT = 360
 VIDEO_FRAMES = 16
 DETECT_FRAMES = 8
-#: SBI jitter of the demo's forged videos: the paper's ranges (training drew 1-2).
+#: SBI jitter of the demo's forged videos: the paper's ranges (training drew 0.5-1.5).
 DEMO_STRENGTH = 1.0
 
 

