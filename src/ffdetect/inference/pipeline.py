@@ -19,13 +19,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-import cv2
 import numpy as np
 import torch
 
 from ffdetect.checkpoint.metadata import ModelMeta
 from ffdetect.data.detectors import DEFAULT_DETECTOR, Face, FaceDetector, make_detector
-from ffdetect.data.faces import crop_face
+from ffdetect.data.faces import DETECT_MAX_SIDE, MIN_FACE_SCORE, crop_face, find_faces
 from ffdetect.data.tracking import iou, link_tracks
 from ffdetect.data.video import iter_frames, sample_indices
 from ffdetect.evaluation.calibration import decide, video_score
@@ -52,8 +51,8 @@ class DetectOptions:
     batch_size: int = 32
     crop_size: int = 224  # METHOD.md section 5: 224 px crops, resized to the model's input
     scale: float = 1.3
-    detect_max_side: int = 640  # frames are downscaled to this for face detection only
-    min_face_score: float = 0.9
+    detect_max_side: int = DETECT_MAX_SIDE  # frames are downscaled to this for detection only
+    min_face_score: float = MIN_FACE_SCORE
     min_track_fraction: float = 0.25  # tracks shorter than this x the longest are dropped
     # Full face detection on every ``detect_every``-th sampled frame (and wherever a face is
     # lost); in between, faces are followed from the previous frame's boxes (MTCNN's RNet and
@@ -210,27 +209,11 @@ class DetectionPipeline:
     # -- faces -------------------------------------------------------------------------------
 
     def find_faces(self, rgb: np.ndarray, near: Sequence[Face] | None = None) -> list[Face]:
-        """Faces of one frame in its own pixels (detected on a downscaled copy), best first.
-
-        With ``near`` (faces of a previous frame) and a detector that can follow faces
-        (``detect_near``), only the surroundings of those faces are searched.
-        """
-        h, w = rgb.shape[:2]
-        s = min(1.0, self.options.detect_max_side / max(h, w))
-        small = rgb if s >= 1.0 else cv2.resize(rgb, (round(w * s), round(h * s)), cv2.INTER_AREA)
-        if near is not None:
-            found = self.face_detector.detect_near(
-                small, [tuple(v * s for v in f.box) for f in near]
-            )
-        else:
-            found = self.face_detector.detect(small)
-        faces = []
-        for f in found:
-            if f.score < self.options.min_face_score:
-                continue
-            box = tuple(float(v) / s for v in f.box)
-            faces.append(Face(box=box, score=f.score, landmarks=np.asarray(f.landmarks) / s))
-        return faces
+        """Faces of one frame in its own pixels (:func:`ffdetect.data.faces.find_faces` with this
+        pipeline's detector, ``detect_max_side`` and ``min_face_score``), best first."""
+        return find_faces(
+            rgb, self.face_detector, self.options.detect_max_side, self.options.min_face_score, near
+        )
 
     def _follow_or_find(self, rgb: np.ndarray, previous: list[Face], since_full: int) -> tuple:
         """Faces of the next sampled frame and the number of frames since a full detection."""

@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from ffdetect.data.detectors import Face, FaceDetector, make_detector
-from ffdetect.data.faces import crop_face
+from ffdetect.data.faces import MIN_FACE_SCORE, crop_face, find_faces
 from ffdetect.data.manifest import (
     atomic_write_text,
     complete_video_row,
@@ -60,7 +60,9 @@ DATASET = "celeba-sbi"
 FACE_WIDTHS = (28.0, 200.0)
 #: Strength of the SBI jitter in training (1 is the paper's ranges).
 TRAIN_STRENGTHS = (0.5, 1.5)
-MIN_DETECTION_SCORE = 0.9
+MIN_DETECTION_SCORE = MIN_FACE_SCORE
+#: Share of the photos (by identity key) that make the validation split.
+VAL_FRACTION = 0.15
 #: IoU with the expected face box above which a face found in a drawn image is that face.
 REDETECT_IOU = 0.3
 #: ``detect`` crops faces at 224 px and resizes them bilinearly to the model's input
@@ -199,11 +201,10 @@ def draw_sample(
 
 
 def redetect(image: np.ndarray, expected: Face, detector: FaceDetector) -> Face | None:
-    """The face ``detect`` would crop in ``image``: the detected face (score >=
-    :data:`MIN_DETECTION_SCORE`, the pipeline's default) that overlaps ``expected`` most, if
+    """The face ``detect`` would crop in ``image``: of the faces that ``detect``'s own search
+    finds (:func:`ffdetect.data.faces.find_faces`), the one that overlaps ``expected`` most, if
     their IoU reaches :data:`REDETECT_IOU`; else ``None``."""
-    faces = [f for f in detector.detect(image) if f.score >= MIN_DETECTION_SCORE]
-    best = max(faces, key=lambda f: iou(f.box, expected.box), default=None)
+    best = max(find_faces(image, detector), key=lambda f: iou(f.box, expected.box), default=None)
     return best if best is not None and iou(best.box, expected.box) >= REDETECT_IOU else None
 
 
@@ -257,7 +258,7 @@ def build_real_face_task(
     out: str | Path,
     size: int = 64,
     variants: int = 12,
-    val_fraction: float = 0.15,
+    val_fraction: float = VAL_FRACTION,
     n_photos: int | None = None,
     seed: int = 0,
     workers: int = 1,
