@@ -18,18 +18,26 @@ def write_prepared(
     frames: int = 2,
     dataset: str = "tiny",
     seed: int = 0,
+    twins: bool = False,
 ) -> Path:
     """Noise faces where fakes carry a bright square; ``videos`` maps split -> videos (half
-    real, half fake). Returns ``root`` holding ``manifest.csv`` and ``faces/``."""
+    real, half fake). With ``twins`` each fake is its real twin's noise plus the square, named
+    like the real-face task's draws (``real/X``, ``fake/X``). Returns ``root`` holding
+    ``manifest.csv`` and ``faces/``."""
     videos = videos or {"train": 8, "val": 4, "test": 4}
     rng = np.random.default_rng(seed)
-    rows = []
+    rows, twin_noise = [], {}
     for split, count in videos.items():
         for v in range(count):
             label = v % 2
-            video_id = f"{split}/{'fake' if label else 'real'}_{v:03d}"
+            kind = "fake" if label else "real"
+            video_id = f"{kind}/{split}_{v // 2:03d}" if twins else f"{split}/{kind}_{v:03d}"
             for frame in range(frames):
-                image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+                if twins and label:
+                    image = twin_noise[(v - 1, frame)].copy()
+                else:
+                    image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+                    twin_noise[(v, frame)] = image.copy()
                 if label:
                     image[size // 4 : size // 2, size // 4 : size // 2] = 255
                 crop = Path("faces") / split / f"{v:03d}_{frame}.png"

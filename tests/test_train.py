@@ -253,3 +253,47 @@ def test_authors_cutout_comes_after_normalisation_with_one_size() -> None:
     assert len({s for _, _, s in holes["holes"]}) == 1
     assert eval_transform(64)(image=white)["image"].amin().item() > 2.0
     assert eval_transform(64, "authors")(image=white)["image"].amin().item() == 0.0
+
+
+def test_group_sampler_keeps_twins_together_and_splits_batches_like_one_process() -> None:
+    from ffdetect.train.distributed import DistInfo
+    from ffdetect.train.session import GroupSampler
+
+    groups = [[2 * k, 2 * k + 1] for k in range(21)]  # 42 samples: 5 batches of 8, 2 left
+    alone = GroupSampler(groups, batch_size=8, seed=3, info=DistInfo())
+    ranks = [GroupSampler(groups, 8, 3, DistInfo(rank=r, world_size=2)) for r in (0, 1)]
+    orders = {}
+    for epoch in (0, 1):
+        for s in (alone, *ranks):
+            s.set_epoch(epoch)
+        order, shares = list(alone), [list(s) for s in ranks]
+        assert len(order) == len(alone) == 40 and len(set(order)) == 40
+        for b in range(5):
+            batch = order[8 * b : 8 * b + 8]
+            assert {i // 2 for i in batch} == {i // 2 for i in batch[::2]}  # whole twins only
+            assert sorted(batch) == sorted(
+                shares[0][4 * b : 4 * b + 4] + shares[1][4 * b : 4 * b + 4]
+            )
+        orders[epoch] = order
+    assert orders[0] != orders[1]
+
+
+def test_paired_training_reads_twins_from_a_prepared_directory(tmp_path) -> None:
+    from prepared_support import write_prepared
+
+    from ffdetect.train.data import prepared_datasets, twin_groups
+
+    cfg = tiny_config(data={"paired": True, "frames_per_video": 2})
+    twins = write_prepared(tmp_path / "twins", size=32, twins=True)
+    train_set, val_set = prepared_datasets(cfg, twins)
+    groups = twin_groups(train_set)
+    samples = train_set.base.samples
+    assert len(groups) == 4 and all(len(g) == 4 for g in groups)  # 2 frames of real/X + fake/X
+    for g in groups:
+        assert sorted(int(samples[i]["label"]) for i in g) == [0, 0, 1, 1]
+    result = train(cfg, train_set, val_set, tmp_path / "run")
+    assert (tmp_path / "run" / "model").is_dir() and result is not None
+
+    plain = write_prepared(tmp_path / "plain", size=32)
+    with pytest.raises(ValueError, match="no real video has a fake twin"):
+        twin_groups(prepared_datasets(cfg, plain)[0])

@@ -77,6 +77,9 @@ class DataConfig:
     cutout_style: str = "ffdetect"  # or "authors": after normalisation, one size per image
     val_cutout: bool = False  # the authors also cut out validation images
     colour_limits: str = "authors"  # or "albumentations" (its default jitter limits)
+    # Keep each fake in the batch of its real twin (SBI training): videos ``real/X`` and
+    # ``fake/X`` (ids equal after their first path component) are drawn together.
+    paired: bool = False
 
     def __post_init__(self) -> None:
         if self.cutout_style not in CUTOUT_STYLES:

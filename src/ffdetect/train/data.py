@@ -39,6 +39,29 @@ class EpochSeeded(Dataset):
         return self.base[i]
 
 
+def twin_key(video_id: str) -> str:
+    """What a real video and its fake twin share: the id after its first path component
+    (``real/X`` and ``fake/X`` -> ``X``); an id without one is its own key."""
+    return video_id.split("/", 1)[-1]
+
+
+def twin_groups(dataset: Dataset) -> list[list[int]]:
+    """The sample indices of ``dataset`` (:class:`FaceFrames`, bare or :class:`EpochSeeded`)
+    grouped by :func:`twin_key`, in order of first appearance. Raises ``ValueError`` when no
+    group holds both a real and a fake sample: nothing would be paired."""
+    base = dataset.base if isinstance(dataset, EpochSeeded) else dataset
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(base.samples):
+        groups.setdefault(twin_key(row["video_id"]), []).append(i)
+    labels = [int(row["label"]) for row in base.samples]
+    if not any(len({labels[i] for i in g}) == 2 for g in groups.values()):
+        raise ValueError(
+            "data.paired: no real video has a fake twin (ids real/X and fake/X); "
+            "set data.paired=false for this data"
+        )
+    return list(groups.values())
+
+
 def prepared_datasets(cfg: TrainConfig, data_dir: str | Path) -> tuple[Dataset, Dataset | None]:
     """The train split (augmented, epoch-seeded) and the validation split (or None if empty).
 

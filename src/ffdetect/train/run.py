@@ -44,6 +44,7 @@ from ffdetect.models.detector import CompetitiveDetector, Detector
 from ffdetect.models.heads import ClassifierHead
 from ffdetect.train import distributed as dist_utils
 from ffdetect.train.config import TrainConfig
+from ffdetect.train.data import twin_groups
 from ffdetect.train.engine import FramePredictions, StepContext, predict, train_one_epoch
 from ffdetect.train.optim import build_optimizer, build_scheduler
 from ffdetect.train.session import (
@@ -186,7 +187,12 @@ def train(
     criterion = CompetitiveLoss(cfg.loss) if cfg.method == "competitive" else None
     train_model: nn.Module = DistributedDataParallel(model) if info.enabled else model
     loader, sampler = epoch_loader(
-        train_set, cfg.data.batch_size, cfg.data.num_workers, cfg.run.seed, info
+        train_set,
+        cfg.data.batch_size,
+        cfg.data.num_workers,
+        cfg.run.seed,
+        info,
+        groups=twin_groups(train_set) if cfg.data.paired else None,
     )
     steps_per_epoch = len(loader)
     optimizer = build_optimizer(model, cfg.optim)

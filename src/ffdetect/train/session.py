@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import yaml
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from ffdetect.checkpoint.model_format import load_backbone_weights, load_strict
 from ffdetect.models.backbone import architecture_for, create_backbone
@@ -87,21 +87,66 @@ def _worker_init(worker_id: int) -> None:
     np.random.seed(seed)
 
 
+class GroupSampler(Sampler[int]):
+    """Shuffles whole groups of samples (a real face and its self-blended twin) and keeps each
+    group in one batch where it fits. Every epoch (:meth:`set_epoch`) draws a new order of the
+    groups from ``(seed, epoch)``; the order is cut into global batches of ``batch_size`` and each
+    process takes its contiguous share of every batch, so that a global batch holds the same
+    samples whatever the number of processes. Groups of two in even batches never straddle
+    one; a group that would is cut at the batch edge. The last, incomplete batch is dropped."""
+
+    def __init__(
+        self, groups: list[list[int]], batch_size: int, seed: int, info: dist_utils.DistInfo
+    ) -> None:
+        self.groups = [list(g) for g in groups if g]
+        self.batch_size = batch_size
+        self.per_process = batch_size // info.world_size
+        self.rank = info.rank
+        self.seed = seed
+        self.epoch = 0
+        self.num_batches = sum(len(g) for g in self.groups) // batch_size
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by the training loop before each epoch."""
+        self.epoch = epoch
+
+    def __iter__(self):
+        gen = torch.Generator()
+        gen.manual_seed(self.seed + self.epoch)
+        order = [i for k in torch.randperm(len(self.groups), generator=gen) for i in self.groups[k]]
+        for b in range(self.num_batches):
+            start = b * self.batch_size + self.rank * self.per_process
+            yield from order[start : start + self.per_process]
+
+    def __len__(self) -> int:
+        return self.num_batches * self.per_process
+
+
 def epoch_loader(
-    dataset: Dataset, batch_size: int, num_workers: int, seed: int, info: dist_utils.DistInfo
-) -> tuple[DataLoader, DistributedSampler]:
-    """Shuffled loader of the global batch ``batch_size`` split over the processes."""
+    dataset: Dataset,
+    batch_size: int,
+    num_workers: int,
+    seed: int,
+    info: dist_utils.DistInfo,
+    groups: list[list[int]] | None = None,
+) -> tuple[DataLoader, DistributedSampler | GroupSampler]:
+    """Shuffled loader of the global batch ``batch_size`` split over the processes; with
+    ``groups`` (lists of sample indices) each group is drawn together (:class:`GroupSampler`)."""
     per_process = batch_size // info.world_size
     if per_process < 1 or per_process * info.world_size != batch_size:
         raise ValueError(f"batch size {batch_size} does not split over {info.world_size} processes")
-    sampler = DistributedSampler(
-        dataset,
-        num_replicas=info.world_size,
-        rank=info.rank,
-        shuffle=True,
-        seed=seed,
-        drop_last=True,
-    )
+    sampler: DistributedSampler | GroupSampler
+    if groups is not None:
+        sampler = GroupSampler(groups, batch_size, seed, info)
+    else:
+        sampler = DistributedSampler(
+            dataset,
+            num_replicas=info.world_size,
+            rank=info.rank,
+            shuffle=True,
+            seed=seed,
+            drop_last=True,
+        )
     loader = DataLoader(
         dataset,
         batch_size=per_process,
