@@ -279,9 +279,8 @@ def test_group_sampler_keeps_twins_together_and_splits_batches_like_one_process(
 
 
 def test_paired_training_reads_twins_from_a_prepared_directory(tmp_path) -> None:
-    from prepared_support import write_prepared
-
     from ffdetect.train.data import prepared_datasets, twin_groups
+    from prepared_support import write_prepared
 
     cfg = tiny_config(data={"paired": True, "frames_per_video": 2})
     twins = write_prepared(tmp_path / "twins", size=32, twins=True)
