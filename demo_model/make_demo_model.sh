@@ -5,8 +5,8 @@
 # faces (masked image modelling), fine-tune it with the competitive two-branch recipe, calibrate
 # on the validation faces (gamma 0, threshold keeping 5% of real validation faces flagged).
 # Needs the set-up of `make install`. Configurations: demo_model/pretrain-config.yaml and
-# demo_model/train-config.yaml. Measured on 2 idle cores (2026-12-05): build 10 min (MTCNN on
-# every draw), pre-training 10 min, fine-tuning 62 min, calibration seconds: 83 min in all.
+# demo_model/train-config.yaml. Measured on 2 cores (2026-12-05): build 10 min (MTCNN on every
+# draw), pre-training 10 min, fine-tuning 65 min, calibration seconds: about 85 min in all.
 # OUT=DIR writes the model elsewhere; WORK=DIR keeps the task and the runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
