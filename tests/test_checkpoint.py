@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pickle
 import sys
@@ -406,6 +407,23 @@ def test_model_format_round_trip_and_info(tmp_path, tiny_arch) -> None:
     result = runner.invoke(app, ["info", str(tmp_path / "m")])
     assert result.exit_code == 0, result.output
     assert "0.42" in result.output and "backbone" in result.output
+
+
+def test_flip_average_is_stored_and_loaded(tmp_path, tiny_arch) -> None:
+    detector = _perturbed(Detector.build(tiny_arch)).eval()
+    save_model(detector, ModelMeta(architecture=tiny_arch, flip_average=True), tmp_path / "m")
+    loaded, meta = load_detector(tmp_path / "m")
+    assert meta.flip_average and loaded.flip_average
+    images = torch.randn(2, 3, tiny_arch.img_size, tiny_arch.img_size)
+    with torch.no_grad():
+        expected = (detector(images) + detector(images.flip(-1))) / 2
+        assert torch.allclose(loaded(images), expected, atol=1e-5)
+    # Models written before the field existed keep scoring one view.
+    meta_file = tmp_path / "m" / "ffdetect.json"
+    data = json.loads(meta_file.read_text())
+    del data["input"]["flip_average"]
+    meta_file.write_text(json.dumps(data))
+    assert not load_detector(tmp_path / "m")[0].flip_average
 
 
 def test_loading_a_bare_backbone_as_detector_is_an_error(tmp_path, tiny_arch) -> None:

@@ -60,3 +60,11 @@ def test_bad_overrides_are_named(override: str, message: str) -> None:
 def test_unknown_method_is_refused() -> None:
     with pytest.raises(ValueError, match="competitive"):
         load_config(TrainConfig, None, ["method=triple"])
+
+
+def test_flip_average_is_a_detector_key_not_a_pretraining_one() -> None:
+    from ffdetect.pretrain.config import PretrainConfig
+
+    assert load_config(TrainConfig, None, ["model.flip_average=true"]).model.flip_average
+    with pytest.raises(ConfigError, match="pre-training has none"):
+        load_config(PretrainConfig, None, ["model.flip_average=true"])

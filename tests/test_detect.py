@@ -114,6 +114,17 @@ def test_attention_rollout_maps_and_restores_fused_attention() -> None:
         assert torch.allclose(detector(x), detector(x), atol=1e-6)
 
 
+def test_flip_average_explanations_are_one_map_per_crop_and_mirror_with_it() -> None:
+    detector = Detector.build(TINY).eval().with_flip_average(True)
+    meta = ModelMeta(architecture=TINY, flip_average=True)
+    crop = photo(40)[:32, :32].copy()
+    maps = attention_rollout(detector, meta, [crop, crop[:, ::-1].copy()])
+    assert [m.shape for m in maps] == [(4, 4), (4, 4)]
+    assert np.allclose(maps[1], maps[0][:, ::-1], atol=1e-5)
+    one_view = attention_rollout(detector.with_flip_average(False), meta, [crop])[0]
+    assert not np.allclose(one_view, maps[0], atol=1e-3)
+
+
 def test_cli_detect_reports_json_csv_explanations_and_bad_files(
     model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

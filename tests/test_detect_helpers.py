@@ -19,9 +19,13 @@ from ffdetect.synthesis.sources import grace_hopper
 TINY = Architecture(size="custom", img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2)
 
 
-def save_tiny_model(path: Path, calibration: Calibration | None = None) -> Path:
+def save_tiny_model(
+    path: Path, calibration: Calibration | None = None, flip_average: bool = False
+) -> Path:
     """A randomly initialised 2-block detector in our model format."""
-    meta = ModelMeta(architecture=TINY, calibration=calibration or Calibration())
+    meta = ModelMeta(
+        architecture=TINY, calibration=calibration or Calibration(), flip_average=flip_average
+    )
     return save_model(Detector.build(TINY).eval(), meta, path)
 
 

@@ -47,6 +47,13 @@ def test_export_matches_pytorch_on_real_faces(tmp_path: Path) -> None:
     check_onnx_matches(save_tiny_model(tmp_path / "model"), tmp_path)
 
 
+def test_export_with_flip_average_matches_pytorch(tmp_path: Path) -> None:
+    """The mirror image is part of the exported graph: ONNX scores both views too."""
+    model = save_tiny_model(tmp_path / "model", flip_average=True)
+    assert load_detector(model)[0].flip_average
+    check_onnx_matches(model, tmp_path)
+
+
 @pytest.mark.slow
 def test_export_tiny_224_matches_pytorch(tmp_path: Path) -> None:
     """The registered tiny size at 224 px (12 blocks): the architecture users deploy."""

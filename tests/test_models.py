@@ -87,3 +87,17 @@ def test_main_branch_is_a_detector_with_the_same_weights(tiny_arch) -> None:
         assert torch.equal(detector(images), model(images).main)
     p = detector.p_fake(images)
     assert p.shape == (2,) and torch.all((p >= 0) & (p <= 1))
+
+
+def test_flip_average_is_the_mean_of_both_mirror_images(tiny_arch) -> None:
+    detector = Detector.build(tiny_arch).eval()
+    flipped = detector.with_flip_average(True)
+    assert flipped.backbone is detector.backbone and flipped.head is detector.head
+    images = torch.randn(3, 3, tiny_arch.img_size, tiny_arch.img_size)
+    mirrored = images.flip(-1)
+    with torch.no_grad():
+        expected = (detector(images) + detector(mirrored)) / 2
+        assert torch.allclose(flipped(images), expected, atol=1e-5)
+        # A face and its mirror image get the same answer; without averaging they do not.
+        assert torch.allclose(flipped(images), flipped(mirrored), atol=1e-5)
+        assert not torch.allclose(detector(images), detector(mirrored), atol=1e-3)

@@ -110,6 +110,7 @@ def test_model_with_bad_calibration_is_refused_at_load(model, field, value, mess
     [(lambda d: d["architecture"].update(depth="two"), "architecture.depth: expected int"),
      (lambda d: d.update(kind=3), "kind must be a string"),
      (lambda d: d["input"].update(mean=[0.5]), "input mean must be a list of 3 numbers"),
+     (lambda d: d["input"].update(flip_average="yes"), "flip_average must be true or false"),
      (lambda d: d.pop("architecture"), "no 'architecture' field"),
      (lambda d: d.update(provenance="me"), "provenance must be a mapping")],
 )  # fmt: skip

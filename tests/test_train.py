@@ -75,6 +75,22 @@ def test_short_run_exports_a_usable_model_and_logs_every_term(tmp_path) -> None:
     assert (tmp_path / "run" / "val_results_frames.csv").exists()
 
 
+def test_flip_average_scores_validation_as_the_exported_model_does(tmp_path) -> None:
+    """Calibration reads the validation scores: they must be the deployed model's scores."""
+    import csv
+
+    cfg = tiny_config(model={"flip_average": True}, run={"max_steps": 3})
+    val = SyntheticFrames(n_videos=4, seed=1)
+    train(cfg, SyntheticFrames(), val, tmp_path / "run")
+    detector, meta = load_detector(tmp_path / "run" / "model")
+    assert meta.flip_average and detector.flip_average
+    with open(tmp_path / "run" / "val_results_frames.csv", newline="") as fh:
+        written = torch.tensor([float(row["predict"]) for row in csv.DictReader(fh)])
+    assert torch.allclose(written, detector.p_fake(val.images), atol=1e-5)
+    one_view = detector.with_flip_average(False).p_fake(val.images)
+    assert not torch.allclose(written, one_view, atol=1e-4)
+
+
 def test_training_learns_the_synthetic_cue(tmp_path) -> None:
     cfg = tiny_config(
         schedule={"epochs": 6, "warmup_epochs": 1.0}, optim={"lr": 2e-3, "clip_grad": 1.0}

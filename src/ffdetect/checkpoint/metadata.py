@@ -102,6 +102,8 @@ class ModelMeta:
     architecture: Architecture = field(default_factory=Architecture)
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    # Score each face as the mean logits of it and its mirror image (``Detector.flip_average``).
+    flip_average: bool = False
     calibration: Calibration = field(default_factory=Calibration)
     provenance: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
@@ -110,6 +112,8 @@ class ModelMeta:
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
             raise ValueError(f"model kind must be one of {MODEL_KINDS}, got {self.kind!r}")
+        if not isinstance(self.flip_average, bool):
+            raise ValueError(f"input flip_average must be true or false, got {self.flip_average!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (``ffdetect.json``)."""
@@ -123,6 +127,7 @@ class ModelMeta:
                 "size": self.architecture.img_size,
                 "mean": list(self.mean),
                 "std": list(self.std),
+                "flip_average": self.flip_average,
             },
             "calibration": self.calibration.to_dict(),
             "provenance": self.provenance,
@@ -158,6 +163,7 @@ class ModelMeta:
             architecture=Architecture.from_dict(data["architecture"]),
             mean=_triple(image_input.get("mean"), "input mean", positive=False),
             std=_triple(image_input.get("std"), "input std", positive=True),
+            flip_average=image_input.get("flip_average", False),
             calibration=Calibration.from_dict(data.get("calibration", {})),
             provenance=provenance,
             format_version=version,

@@ -171,7 +171,7 @@ def load_detector(path: str | Path) -> tuple[Detector, ModelMeta]:
         raise ModelFormatError(
             f"{path} holds a bare {meta.kind}, not a detector: fine-tune it with `ffdetect train`"
         )
-    return model.eval(), meta
+    return model.with_flip_average(meta.flip_average).eval(), meta
 
 
 def backbone_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -209,7 +209,12 @@ def describe_model(path: str | Path) -> dict[str, dict[str, Any]]:
         "architecture": arch,
         "parameters": {k: f"{v / 1e6:.2f}M" for k, v in counts.items()}
         | {"total": f"{sum(counts.values()) / 1e6:.2f}M"},
-        "input": {"size": arch["img_size"], "mean": meta.mean, "std": meta.std},
+        "input": {
+            "size": arch["img_size"],
+            "mean": meta.mean,
+            "std": meta.std,
+            "flip_average": meta.flip_average,
+        },
         "calibration": meta.calibration.to_dict(),
         "provenance": meta.provenance,
     }

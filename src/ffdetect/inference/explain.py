@@ -45,22 +45,33 @@ def _recorded_attention(detector: Detector):
 def attention_rollout(
     detector: Detector, meta: ModelMeta, crops: Sequence[np.ndarray], batch_size: int = 16
 ) -> list[np.ndarray]:
-    """One ``(g, g)`` map in [0, 1] per crop (g = image size / patch size), CLS-to-patch flow."""
+    """One ``(g, g)`` map in [0, 1] per crop (g = image size / patch size), CLS-to-patch flow.
+
+    A ``flip_average`` detector scores a crop and its mirror image: its map is the mean of the
+    crop's map and the mirrored map of the mirror image, so a mirrored crop gets a mirrored map.
+    """
     detector.eval()
     device = next(detector.parameters()).device
     grid = meta.architecture.img_size // meta.architecture.patch_size
+    one_view = detector.with_flip_average(False)
     out: list[np.ndarray] = []
     for start in range(0, len(crops), batch_size):
         images = crops_to_tensor(crops[start : start + batch_size], meta).to(device)
-        with _recorded_attention(detector) as maps:
-            detector(images)
+        if detector.flip_average:
+            images = torch.cat([images, images.flip(-1)])
+        with _recorded_attention(one_view) as maps:
+            one_view(images)
         rollout = None
         for attn in maps:
             a = attn.float().mean(dim=1)  # (B, N, N), heads averaged
             a = a + torch.eye(a.shape[-1], device=a.device)
             a = a / a.sum(dim=-1, keepdim=True)
             rollout = a if rollout is None else a @ rollout
-        cls_flow = rollout[:, 0, 1:].reshape(-1, grid, grid).cpu().numpy()
+        cls_flow = rollout[:, 0, 1:].reshape(-1, grid, grid)
+        if detector.flip_average:
+            direct, mirrored = cls_flow.unflatten(0, (2, -1))
+            cls_flow = (direct + mirrored.flip(-1)) / 2
+        cls_flow = cls_flow.cpu().numpy()
         for m in cls_flow:
             m = m - m.min()
             out.append(m / m.max() if m.max() > 0 else m)

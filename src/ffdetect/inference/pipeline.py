@@ -411,6 +411,7 @@ class DetectionPipeline:
             "kind": self.meta.kind,
             "task": self.meta.task,
             "architecture": arch.to_dict(),
+            "flip_average": self.meta.flip_average,
             "parameters": sum(p.numel() for p in self.detector.parameters()),
             "calibration": self.meta.calibration.to_dict(),
             "provenance": {

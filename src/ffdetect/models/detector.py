@@ -34,12 +34,19 @@ def _no_weight_decay(prefixes: tuple[str, ...], backbone: nn.Module) -> set[str]
 
 
 class Detector(nn.Module):
-    """Backbone + shared head: ``p_fake = softmax(h(f(x)))[:, 1]``."""
+    """Backbone + shared head: ``p_fake = softmax(h(f(x)))[:, 1]``.
 
-    def __init__(self, backbone: nn.Module, head: ClassifierHead) -> None:
+    With ``flip_average`` the logits are the mean of those of each image and of its mirror image
+    (test-time augmentation: twice the compute, steadier scores); the weights are the same.
+    """
+
+    def __init__(
+        self, backbone: nn.Module, head: ClassifierHead, flip_average: bool = False
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.head = head
+        self.flip_average = flip_average
 
     @classmethod
     def build(cls, arch: Architecture | str, **backbone_kwargs) -> Detector:
@@ -61,7 +68,14 @@ class Detector(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, 2)``; class 1 is fake."""
-        return self.head(self.features(images))
+        if not self.flip_average:
+            return self.head(self.features(images))
+        both = self.head(self.features(torch.cat([images, images.flip(-1)])))
+        return both.unflatten(0, (2, -1)).mean(0)
+
+    def with_flip_average(self, flip_average: bool) -> Detector:
+        """This detector (weights shared, not copied) with ``flip_average`` set as given."""
+        return Detector(self.backbone, self.head, flip_average)
 
     @torch.no_grad()
     def p_fake(self, images: torch.Tensor) -> torch.Tensor:
@@ -133,6 +147,6 @@ class CompetitiveDetector(nn.Module):
             fusion_weights=weights,
         )
 
-    def main_branch(self) -> Detector:
+    def main_branch(self, flip_average: bool = False) -> Detector:
         """A plain :class:`Detector` sharing this model's main backbone and head weights."""
-        return Detector(self.main, self.head)
+        return Detector(self.main, self.head, flip_average)

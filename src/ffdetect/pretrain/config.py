@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ffdetect.config import ConfigError
 from ffdetect.train.config import ModelConfig, ScheduleConfig
 
 TARGET_KINDS = ("pixel", "teacher", "tokens")
@@ -19,6 +20,10 @@ class PretrainModelConfig(ModelConfig):
     """The backbone being pre-trained (as in fine-tuning) and the prediction head."""
 
     head_depth: int = 0  # transformer blocks before the linear prediction head (0: linear only)
+
+    def __post_init__(self) -> None:
+        if self.flip_average:
+            raise ConfigError("model.flip_average is a detector's scoring: pre-training has none")
 
 
 @dataclass

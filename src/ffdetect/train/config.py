@@ -23,6 +23,9 @@ class ModelConfig:
     depth: int | None = None  # override the size's depth (tiny test models)
     drop_path_rate: float = 0.1
     grad_checkpointing: bool = False
+    # Score each validation face, and each face the exported model sees, as the mean logits of
+    # it and its mirror image (test-time augmentation, stored in the model's metadata).
+    flip_average: bool = False
     init: str | None = None  # backbone checkpoint: ours (any kind) or a foreign BEiT v2 file
     # A foreign init's shared relative position table: "copy" into every block (METHOD.md) or
     # "zero" in every block (what the authors' strict=False load left).

@@ -100,10 +100,12 @@ def build_training_model(cfg: TrainConfig) -> nn.Module:
     return Detector(backbone, ClassifierHead(backbone.embed_dim))
 
 
-def deployed_detector(model: nn.Module) -> Detector:
-    """The part that is deployed: the main branch of a competitive model, or the detector."""
+def deployed_detector(model: nn.Module, flip_average: bool = False) -> Detector:
+    """The part that is deployed, weights shared: the main branch of a competitive model, or the
+    detector; scoring each face with its mirror image when ``flip_average``."""
     model = model.module if isinstance(model, DistributedDataParallel) else model
-    return model.main_branch() if isinstance(model, CompetitiveDetector) else model
+    detector = model.main_branch() if isinstance(model, CompetitiveDetector) else model
+    return detector.with_flip_average(flip_average)
 
 
 def _shard(dataset: Dataset, info: dist_utils.DistInfo) -> Dataset:
@@ -164,7 +166,9 @@ def _export(detector: Detector, cfg: TrainConfig, out: Path, extra: dict[str, An
     arch = architecture_for(
         cfg.model.size, cfg.model.img_size, cfg.model.patch_size, cfg.model.depth
     )
-    meta = ModelMeta(kind="detector", task=cfg.task, architecture=arch)
+    meta = ModelMeta(
+        kind="detector", task=cfg.task, architecture=arch, flip_average=detector.flip_average
+    )
     meta.provenance = default_provenance("ffdetect train", config=to_dict(cfg), **extra)
     save_model(detector, meta, out)
 
@@ -237,7 +241,8 @@ def train(
             cfg.run.max_steps is not None and step >= cfg.run.max_steps
         )
         if val_set is not None and ((epoch + 1) % cfg.run.eval_every == 0 or last_epoch):
-            preds = evaluate_split(deployed_detector(model), val_set, cfg, info)
+            deployed = deployed_detector(model, cfg.model.flip_average)
+            preds = evaluate_split(deployed, val_set, cfg, info)
             metrics = video_metrics(preds)[0]
             value = getattr(metrics, attr)
             row.update(
@@ -250,7 +255,7 @@ def train(
                 best_value, best_epoch = float(value), epoch
                 if info.is_main:
                     _export(
-                        deployed_detector(model),
+                        deployed,
                         cfg,
                         run_dir / "best",
                         {"epoch": epoch, cfg.run.select_metric: value},
@@ -281,7 +286,7 @@ def train(
             tmp.rename(model_dir)
         else:
             _export(
-                deployed_detector(model),
+                deployed_detector(model, cfg.model.flip_average),
                 cfg,
                 model_dir,
                 {"epoch": "last", "selection": "none (no validation split)"},
