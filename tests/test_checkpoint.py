@@ -411,19 +411,27 @@ def test_model_format_round_trip_and_info(tmp_path, tiny_arch) -> None:
 
 def test_flip_average_is_stored_and_loaded(tmp_path, tiny_arch) -> None:
     detector = _perturbed(Detector.build(tiny_arch)).eval()
-    save_model(detector, ModelMeta(architecture=tiny_arch, flip_average=True), tmp_path / "m")
+    flip_meta = ModelMeta(architecture=tiny_arch, flip_average=True)
+    with pytest.raises(ValueError, match="flip_average"):  # the detector scores one view
+        save_model(detector, flip_meta, tmp_path / "m")
+    save_model(detector.with_flip_average(True), flip_meta, tmp_path / "m")
     loaded, meta = load_detector(tmp_path / "m")
     assert meta.flip_average and loaded.flip_average
+    # Written as format 2, which installs that predate the key refuse instead of misreading.
+    assert json.loads((tmp_path / "m" / "ffdetect.json").read_text())["format_version"] == 2
     images = torch.randn(2, 3, tiny_arch.img_size, tiny_arch.img_size)
     with torch.no_grad():
         expected = (detector(images) + detector(images.flip(-1))) / 2
         assert torch.allclose(loaded(images), expected, atol=1e-5)
-    # Models written before the field existed keep scoring one view.
+    # Models written before the field existed (format 1) keep scoring one view.
     meta_file = tmp_path / "m" / "ffdetect.json"
     data = json.loads(meta_file.read_text())
     del data["input"]["flip_average"]
+    data["format_version"] = 1
     meta_file.write_text(json.dumps(data))
     assert not load_detector(tmp_path / "m")[0].flip_average
+    with pytest.raises(ValueError, match="backbone has none"):
+        ModelMeta(kind="backbone", architecture=tiny_arch, flip_average=True)
 
 
 def test_loading_a_bare_backbone_as_detector_is_an_error(tmp_path, tiny_arch) -> None:

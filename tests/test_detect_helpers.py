@@ -26,7 +26,7 @@ def save_tiny_model(
     meta = ModelMeta(
         architecture=TINY, calibration=calibration or Calibration(), flip_average=flip_average
     )
-    return save_model(Detector.build(TINY).eval(), meta, path)
+    return save_model(Detector.build(TINY).eval().with_flip_average(flip_average), meta, path)
 
 
 class BoxDetector:

@@ -49,9 +49,17 @@ def test_export_matches_pytorch_on_real_faces(tmp_path: Path) -> None:
 
 def test_export_with_flip_average_matches_pytorch(tmp_path: Path) -> None:
     """The mirror image is part of the exported graph: ONNX scores both views too."""
+    from ffdetect.checkpoint.model_format import read_meta, write_meta
+    from ffdetect.inference.onnx_backend import OnnxScorer
+
     model = save_tiny_model(tmp_path / "model", flip_average=True)
     assert load_detector(model)[0].flip_average
     check_onnx_matches(model, tmp_path)
+    one_view = read_meta(model)
+    one_view.flip_average = False
+    write_meta(model, one_view)  # the export no longer matches the model: refused
+    with pytest.raises(ValueError, match="export it again"):
+        OnnxScorer(tmp_path / "m.onnx", one_view)
 
 
 @pytest.mark.slow

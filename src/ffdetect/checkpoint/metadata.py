@@ -20,6 +20,10 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 FORMAT_VERSION = 1
+#: Version 2 adds ``input.flip_average``; only models that set it are written as version 2, so
+#: installs that predate it refuse them instead of scoring one view against a two-view threshold.
+FLIP_FORMAT_VERSION = 2
+READABLE_VERSIONS = (FORMAT_VERSION, FLIP_FORMAT_VERSION)
 
 #: What a model directory holds: a deployable single-branch detector, the full two-branch
 #: training model, or a bare backbone (pre-training output, fine-tuning init).
@@ -114,6 +118,10 @@ class ModelMeta:
             raise ValueError(f"model kind must be one of {MODEL_KINDS}, got {self.kind!r}")
         if not isinstance(self.flip_average, bool):
             raise ValueError(f"input flip_average must be true or false, got {self.flip_average!r}")
+        if self.flip_average and self.kind == "backbone":
+            raise ValueError("input flip_average is a detector's scoring: a backbone has none")
+        if self.flip_average:
+            self.format_version = max(self.format_version, FLIP_FORMAT_VERSION)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (``ffdetect.json``)."""
@@ -138,9 +146,10 @@ class ModelMeta:
         """Read :meth:`to_dict`'s form, checking every field (``ValueError`` names the bad one)."""
         data = _mapping(data, "the metadata")
         version = data.get("format_version")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise ValueError(
-                f"unsupported model format version {version!r} (expected {FORMAT_VERSION})"
+                f"unsupported model format version {version!r} (this ffdetect reads "
+                f"{' and '.join(map(str, READABLE_VERSIONS))})"
             )
         for key in ("kind", "architecture", "input"):
             if key not in data:

@@ -69,6 +69,11 @@ def save_model(model: nn.Module, meta: ModelMeta, path: str | Path) -> Path:
         raise TypeError(
             f"a {meta.kind!r} model must be a {expected.__name__}, got {type(model).__name__}"
         )
+    if isinstance(model, Detector) and model.flip_average != meta.flip_average:
+        raise ValueError(
+            f"the detector's flip_average ({model.flip_average}) differs from the metadata's "
+            f"({meta.flip_average}): the saved model would score differently"
+        )
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     _atomic_write_bytes(
         path / WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"})

@@ -47,8 +47,9 @@ def attention_rollout(
 ) -> list[np.ndarray]:
     """One ``(g, g)`` map in [0, 1] per crop (g = image size / patch size), CLS-to-patch flow.
 
-    A ``flip_average`` detector scores a crop and its mirror image: its map is the mean of the
-    crop's map and the mirrored map of the mirror image, so a mirrored crop gets a mirrored map.
+    A ``flip_average`` model (``meta``) scores a crop and its mirror image: its map is the mean
+    of the crop's map and the mirrored map of the mirror image, so a mirrored crop gets a
+    mirrored map.
     """
     detector.eval()
     device = next(detector.parameters()).device
@@ -57,7 +58,7 @@ def attention_rollout(
     out: list[np.ndarray] = []
     for start in range(0, len(crops), batch_size):
         images = crops_to_tensor(crops[start : start + batch_size], meta).to(device)
-        if detector.flip_average:
+        if meta.flip_average:
             images = torch.cat([images, images.flip(-1)])
         with _recorded_attention(one_view) as maps:
             one_view(images)
@@ -68,7 +69,7 @@ def attention_rollout(
             a = a / a.sum(dim=-1, keepdim=True)
             rollout = a if rollout is None else a @ rollout
         cls_flow = rollout[:, 0, 1:].reshape(-1, grid, grid)
-        if detector.flip_average:
+        if meta.flip_average:
             direct, mirrored = cls_flow.unflatten(0, (2, -1))
             cls_flow = (direct + mirrored.flip(-1)) / 2
         cls_flow = cls_flow.cpu().numpy()

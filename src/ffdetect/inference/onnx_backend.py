@@ -24,6 +24,7 @@ from ffdetect.models.heads import scores_from_logits
 INPUT_NAME = "images"
 OUTPUT_NAME = "logits"
 OPSET = 17
+FLIP_KEY = "ffdetect.flip_average"  # ONNX metadata: the graph scores each image with its mirror
 
 
 class OnnxExportError(RuntimeError):
@@ -65,7 +66,7 @@ def export_onnx(
     ``|p_fake|`` difference to PyTorch on a random batch of 3 (checked to be < 1e-4)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    detector = detector.eval().float().cpu()
+    detector = detector.with_flip_average(meta.flip_average).eval().float().cpu()
     size = meta.architecture.img_size
     example = torch.randn(2, 3, size, size)
     order = {"auto": ("dynamo", "legacy"), "dynamo": ("dynamo",), "legacy": ("legacy",)}[exporter]
@@ -80,9 +81,20 @@ def export_onnx(
             errors.append(f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
             continue
         if diff < 1e-4:
+            _record_flip(path, meta.flip_average)
             return path, name, diff
         errors.append(f"{name}: p_fake differs from PyTorch by {diff:.2e}")
     raise OnnxExportError("ONNX export failed; " + "; ".join(errors))
+
+
+def _record_flip(path: Path, flip_average: bool) -> None:
+    """Store ``flip_average`` in the ONNX file, so a scorer can refuse a stale export."""
+    import onnx
+
+    model = onnx.load(str(path))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = FLIP_KEY, str(flip_average).lower()
+    onnx.save(model, str(path))
 
 
 def _check(detector: Detector, path: Path, size: int) -> float:
@@ -115,6 +127,12 @@ class OnnxScorer:
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found: make it with `ffdetect export --onnx`")
         self.session = _session(path)
+        stored = self.session.get_modelmeta().custom_metadata_map.get(FLIP_KEY, "false")
+        if stored != str(meta.flip_average).lower():
+            raise ValueError(
+                f"{path} was exported with flip_average {stored} but the model says "
+                f"{str(meta.flip_average).lower()}: export it again with `ffdetect export`"
+            )
         self.meta = meta
         self.batch_size = batch_size
 

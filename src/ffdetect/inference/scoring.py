@@ -26,8 +26,11 @@ class FaceScore:
 def score_crops(
     detector: Detector, meta: ModelMeta, crops: Sequence[np.ndarray], batch_size: int = 32
 ) -> list[FaceScore]:
-    """Score RGB uint8 face crops in batches; returns one :class:`FaceScore` per crop."""
-    detector.eval()
+    """Score RGB uint8 face crops in batches; returns one :class:`FaceScore` per crop.
+
+    ``meta`` decides the scoring (its size, normalisation and ``flip_average``).
+    """
+    detector = detector.with_flip_average(meta.flip_average).eval()
     device = next(detector.parameters()).device
     scores: list[FaceScore] = []
     for start in range(0, len(crops), batch_size):
