@@ -6,7 +6,7 @@
 # on the validation faces (gamma 0, threshold keeping 5% of real validation faces flagged).
 # Needs the set-up of `make install`. Configurations: demo_model/pretrain-config.yaml and
 # demo_model/train-config.yaml. Measured on 2 cores (2026-12-05): build 10 min (MTCNN on every
-# draw), pre-training 10 min, fine-tuning 65 min, calibration seconds: about 85 min in all.
+# draw), pre-training 10 min, fine-tuning 66 min, calibration seconds: about 86 min in all.
 # OUT=DIR writes the model elsewhere; WORK=DIR keeps the task and the runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
