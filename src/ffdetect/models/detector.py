@@ -74,7 +74,10 @@ class Detector(nn.Module):
         return both.unflatten(0, (2, -1)).mean(0)
 
     def with_flip_average(self, flip_average: bool) -> Detector:
-        """This detector (weights shared, not copied) with ``flip_average`` set as given."""
+        """This detector with ``flip_average`` set as given: itself when it already is, else a
+        view sharing its weights (nothing is copied)."""
+        if flip_average == self.flip_average:
+            return self
         return Detector(self.backbone, self.head, flip_average)
 
     @torch.no_grad()
@@ -147,6 +150,6 @@ class CompetitiveDetector(nn.Module):
             fusion_weights=weights,
         )
 
-    def main_branch(self, flip_average: bool = False) -> Detector:
+    def main_branch(self) -> Detector:
         """A plain :class:`Detector` sharing this model's main backbone and head weights."""
-        return Detector(self.main, self.head, flip_average)
+        return Detector(self.main, self.head)
