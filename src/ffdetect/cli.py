@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Any
 
 import click
 import typer
@@ -33,10 +35,12 @@ app = typer.Typer(
 )
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print a one-line error on stderr and return the exit to raise."""
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code)
+def _run(verb: str, options: dict[str, Any]) -> None:
+    """Call ``ffdetect.commands.<verb>.run(**options)`` (imported only now, so that ``--help``
+    stays fast) and exit with the status it returns, if any."""
+    code = importlib.import_module(f"ffdetect.commands.{verb}").run(**options)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -58,36 +62,13 @@ def convert(
     argparse configs inside become inert placeholders. A refused or unreadable file is one
     error line (exit status 2).
     """
-    from ffdetect.checkpoint.convert import convert_checkpoint
-    from ffdetect.checkpoint.model_format import save_model
-
-    result = convert_checkpoint(src, size=size, main_only=main_only, shared_rel_pos=shared_rel_pos)
-    save_model(result.model, result.meta, out)
-    arch = result.meta.architecture
-    typer.echo(f"read {src} ({result.layout})")
-    for note in result.notes:
-        typer.echo(f"  - {note}")
-    typer.echo(f"wrote {result.meta.kind} model ({arch.size}, {arch.img_size}px) to {out}")
+    _run("convert", locals())
 
 
 @app.command()
 def info(model: Path = typer.Argument(..., help="An ffdetect model directory.")) -> None:
     """Print a model's architecture, parameter count, calibration and provenance."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from ffdetect.checkpoint.model_format import ModelFormatError, describe_model
-
-    try:
-        facts = describe_model(model)
-    except (ModelFormatError, ValueError, FileNotFoundError) as exc:
-        raise fail(str(exc)) from None
-    table = Table(title=str(model), show_header=False)
-    for section, values in facts.items():
-        table.add_row(f"[bold]{section}[/bold]", "")
-        for key, value in values.items():
-            table.add_row(f"  {key}", str(value))
-    Console().print(table)
+    _run("info", locals())
 
 
 @app.command()
@@ -131,81 +112,7 @@ def metrics(
     --threshold; else the test EER threshold, as the report says), EER and AUC, per attack type;
     with --folds (OULU-NPU protocols 3 and 4) also their mean +- std over the folds.
     """
-    from ffdetect.evaluation.metrics import (
-        ResultFormatError,
-        evaluate_results,
-        frame_results_path,
-        is_frame_results_path,
-        read_results,
-    )
-    from ffdetect.evaluation.report import print_table, write_report
-
-    # A frame-level file is read with its video-level file when both are given (a glob).
-    siblings = {frame_results_path(p).resolve() for p in results}
-    videos = [p for p in results if not (is_frame_results_path(p) and p.resolve() in siblings)]
-    if task not in ("deepfake", "pad"):
-        raise fail(f"--task is deepfake or pad, got {task!r}")
-    if task == "pad":
-        _pad_metrics(videos, threshold, dev, data, out, c_min, folds)
-        return
-    if dev or data is not None or folds:
-        raise fail("--dev, --data and --folds go with --task pad")
-    rows = []
-    for path in videos:
-        try:
-            result = read_results(path)
-        except ResultFormatError as exc:
-            raise fail(str(exc)) from None
-        if c_min is not None and result.confidences is None:
-            typer.echo(f"note: {path} has no confidence column; --c-min does not apply", err=True)
-        rows += evaluate_results(result, threshold=threshold, c_min=c_min)
-    print_table(rows)
-    if out is not None:
-        for written in write_report(rows, out, threshold, c_min):
-            typer.echo(f"wrote {written}")
-
-
-def _pad_metrics(
-    paths: list[Path],
-    threshold: float | None,
-    dev: list[Path],
-    data: Path | None,
-    out: Path | None,
-    c_min: float | None,
-    folds: bool,
-) -> None:
-    """The PAD report of ``ffdetect metrics --task pad``."""
-    from ffdetect.evaluation.metrics import ResultFormatError, read_results
-    from ffdetect.evaluation.pad_metrics import THRESHOLD_DEV_EER, dev_threshold, pad_report
-
-    if threshold is not None and dev:
-        raise fail("give --threshold or --dev, not both")
-    wanted = len(paths) if folds else 1
-    if dev and len(dev) != wanted:
-        raise fail(f"give {wanted} --dev file(s) (one per fold with --folds), got {len(dev)}")
-    if folds and len(paths) < 2:
-        raise fail("--folds needs the result files of at least two folds")
-    try:
-        source = "given"
-        thresholds = None
-        if dev:
-            source = THRESHOLD_DEV_EER
-            thresholds = [dev_threshold(d) for d in dev]
-            if not folds:
-                threshold, thresholds = thresholds[0], None
-        results = [read_results(p) for p in paths]
-        pad_report(
-            results,
-            threshold=threshold,
-            threshold_source=source,
-            prepared=data,
-            out=out,
-            c_min=c_min,
-            thresholds=thresholds,
-            folds=folds,
-        )
-    except (ResultFormatError, FileNotFoundError, ValueError) as exc:
-        raise fail(str(exc)) from None
+    _run("metrics", locals())
 
 
 @app.command()
@@ -270,12 +177,7 @@ def prepare(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
 ) -> None:
     """Videos -> aligned face crops (PNG) + manifest.csv + videos.csv; resumable and shardable."""
-    args = dict(locals())
-    from ffdetect.data.cli_prepare import run_prepare_command
-
-    code = run_prepare_command(**args)
-    if code:
-        raise typer.Exit(code)
+    _run("prepare", locals())
 
 
 @app.command()
@@ -289,17 +191,7 @@ def demo(
     ),
 ) -> None:
     """The whole method on an embedded demo model: sample videos, detect, explain."""
-    if untrained:
-        from ffdetect.demo import run_untrained_demo
-
-        run_untrained_demo()
-        return
-    from ffdetect.demo import DemoError, run_demo
-
-    try:
-        run_demo(out, model)
-    except DemoError as exc:
-        raise fail(str(exc)) from None
+    _run("demo", locals())
 
 
 @app.command()
@@ -319,47 +211,7 @@ def train(
 
     Under torchrun only rank 0 prints (the summary, the progress bar, warnings, "exported").
     """
-    import contextlib
-
-    from ffdetect.config import ConfigError, job_overrides, load_config
-    from ffdetect.train.config import TrainConfig, recipe_warnings
-    from ffdetect.train.data import prepared_datasets
-    from ffdetect.train.distributed import launched_as_main
-    from ffdetect.train.progress import StepProgress
-    from ffdetect.train.run import train as run_training
-
-    extra = [f"task={task}"] if task is not None else []
-    try:
-        cfg = load_config(
-            TrainConfig, config, job_overrides([*(overrides or []), *extra], init, max_steps)
-        )
-        train_set, val_set = prepared_datasets(cfg, data)
-    except (ConfigError, FileNotFoundError, ValueError) as exc:
-        raise fail(str(exc)) from None
-    steps = cfg.schedule.epochs * (len(train_set) // cfg.data.batch_size)
-    if cfg.run.max_steps is not None:
-        steps = min(steps, cfg.run.max_steps)
-    is_main = launched_as_main()
-    if is_main:
-        for warning in recipe_warnings(cfg):
-            typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
-        typer.echo(
-            f"{cfg.method} {cfg.model.size}: {len(train_set)} training faces, "
-            f"{len(val_set) if val_set else 0} validation faces, {steps} steps"
-        )
-    bar = StepProgress(steps) if is_main else contextlib.nullcontext()
-    try:
-        with bar as progress:
-            result = run_training(cfg, train_set, val_set, out, resume=resume, progress=progress)
-    except FileExistsError as exc:
-        raise fail(str(exc)) from None
-    best = (
-        ""
-        if result.best_epoch is None
-        else f" (best epoch {result.best_epoch}: {result.best_value:.4f})"
-    )
-    if is_main:
-        typer.echo(f"exported {result.model_dir}{best}")
+    _run("train", locals())
 
 
 @app.command()
@@ -380,37 +232,7 @@ def evaluate(
     AUC, AP and EER come first for the plain mean of frame p_fake (comparable with papers),
     then for the confidence-weighted score, with the calibrated threshold and abstention.
     """
-    from ffdetect.checkpoint.model_format import ModelFormatError, read_meta
-    from ffdetect.evaluation.evaluate import confidence_weighted, evaluate_model, evaluation_rows
-    from ffdetect.evaluation.metrics import read_results
-    from ffdetect.evaluation.report import print_table, write_report
-
-    if task not in (None, "deepfake", "pad"):
-        raise fail(f"--task is deepfake or pad, got {task!r}")
-    try:
-        meta = read_meta(model)
-        calibration = meta.calibration
-        done = evaluate_model(model, data, split, out, frames, batch_size, workers)
-    except (ModelFormatError, FileNotFoundError, ValueError) as exc:
-        raise fail(str(exc)) from None
-    for item in done:
-        typer.echo(f"{item.name}: {item.videos} videos, {item.frames} faces -> {item.results}")
-    if (task or meta.task) == "pad":
-        from ffdetect.evaluation.pad_metrics import pad_report, threshold_source_of
-
-        calibrated = calibration.method != "default"
-        pad_report(
-            [confidence_weighted(read_results(item.results), calibration.gamma) for item in done],
-            threshold=calibration.threshold if calibrated else None,
-            threshold_source=threshold_source_of(calibration.method),
-            prepared=data,
-            out=out,
-            c_min=calibration.c_min,
-        )
-        return
-    rows = evaluation_rows([item.results for item in done], calibration)
-    print_table(rows)
-    write_report(rows, out, calibration.threshold, calibration.c_min, gamma=calibration.gamma)
+    _run("evaluate", locals())
 
 
 @app.command()
@@ -437,39 +259,7 @@ def calibrate(
     ),
 ) -> None:
     """Choose threshold, abstention level and gamma on validation videos; store in the model."""
-    from ffdetect.checkpoint.model_format import ModelFormatError, read_meta, write_meta
-    from ffdetect.evaluation.calibration import calibrate_from_results
-    from ffdetect.evaluation.evaluate import evaluate_model
-
-    if (results is None) == (data is None):
-        raise fail("give exactly one of --results or --data")
-    try:
-        meta = read_meta(model)
-        if data is not None:
-            scored = evaluate_model(model, data, split, Path(model) / "calibration")
-            if len(scored) != 1:
-                raise ValueError(f"calibrate on one dataset at a time; {split} holds {len(scored)}")
-            results = scored[0].results
-        if rule is None:
-            rule = "eer" if meta.task == "pad" and target_fpr is None else "balanced_accuracy"
-        calibration = calibrate_from_results(
-            results,
-            c_min=c_min,
-            target_fpr=target_fpr,
-            gamma=gamma,
-            c_min_quantile=abstain,
-            rule=rule,
-        )
-    except (ModelFormatError, FileNotFoundError, ValueError) as exc:
-        raise fail(str(exc)) from None
-    meta.calibration = calibration
-    write_meta(model, meta)
-    stats = calibration.stats
-    typer.echo(
-        f"threshold {calibration.threshold:.4f}, c_min {calibration.c_min:.4f}, gamma {gamma} "
-        f"({calibration.method} on {stats.get('n_videos')} videos, coverage "
-        f"{stats.get('coverage', float('nan')):.3f}); written to {model}"
-    )
+    _run("calibrate", locals())
 
 
 @app.command()
@@ -485,11 +275,7 @@ def pretrain(
     overrides: list[str] | None = typer.Argument(None, help="key=value config overrides."),
 ) -> None:
     """Masked image modelling on real faces; exports the backbone to RUN_DIR/model."""
-    from ffdetect.pretrain.cli import run_pretrain_command
-
-    error = run_pretrain_command(config, data, out, init, resume, max_steps, list(overrides or []))
-    if error:
-        raise fail(error)
+    _run("pretrain", locals())
 
 
 @app.command()
@@ -522,19 +308,7 @@ def detect(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
 ) -> None:
     """Real, fake or uncertain for each image or video, with scores per face."""
-    from ffdetect.checkpoint.model_format import ModelFormatError
-    from ffdetect.inference.cli_detect import DetectRequest, run_detect
-
-    request = DetectRequest(
-        inputs, model, frames, aligned, json_out, csv_out, explain, backend, onnx, batch_size,
-        face_detector, progress, detect_every, pipelined,
-    )  # fmt: skip
-    try:
-        results = run_detect(request)
-    except (ModelFormatError, FileNotFoundError, ValueError, RuntimeError) as exc:
-        raise fail(str(exc)) from None
-    if any(r.error for r in results):
-        raise typer.Exit(1)
+    _run("detect", locals())
 
 
 @app.command()
@@ -565,18 +339,7 @@ def serve(
     ),
 ) -> None:
     """Web page and REST API (POST /v1/detect) for detection (FastAPI + uvicorn)."""
-    from ffdetect.checkpoint.model_format import ModelFormatError
-    from ffdetect.serve.app import serve as run_server
-    from ffdetect.serve.limits import ServeLimits
-
-    limits = ServeLimits(
-        max_upload_mb=max_upload_mb, max_video_seconds=max_seconds, max_queue=max_queue,
-        frames=frames, body_timeout=body_timeout,
-    )  # fmt: skip
-    try:
-        run_server(model, host, port, limits, backend, allowed_host or None, token)
-    except (ModelFormatError, FileNotFoundError, ValueError) as exc:
-        raise fail(str(exc)) from None
+    _run("serve", locals())
 
 
 @app.command()
@@ -586,15 +349,7 @@ def export(
     exporter: str = typer.Option("auto", "--exporter", help="auto, dynamo or legacy."),
 ) -> None:
     """Export the deployed detector to ONNX (dynamic batch), checked against PyTorch."""
-    from ffdetect.checkpoint.model_format import ModelFormatError, load_detector
-    from ffdetect.inference.onnx_backend import OnnxExportError, export_onnx
-
-    try:
-        detector, meta = load_detector(model)
-        path, used, diff = export_onnx(detector, meta, onnx, exporter)
-    except (ModelFormatError, FileNotFoundError, OnnxExportError, KeyError) as exc:
-        raise fail(str(exc)) from None
-    typer.echo(f"wrote {path} ({used} exporter; max |p_fake difference| to PyTorch {diff:.1e})")
+    _run("export", locals())
 
 
 def main() -> None:

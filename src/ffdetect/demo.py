@@ -134,7 +134,7 @@ def describe_demo_model(model: Path, console: Console) -> None:
 
 def run_demo(out: str | Path = "demo_output", model: str | Path | None = None) -> list:
     """Build the sample videos, detect them with explanations, print verdicts and file paths."""
-    from ffdetect.inference.cli_detect import DetectRequest, run_detect
+    from ffdetect.inference.detect_files import DetectRequest, run_detect
 
     console = Console()
     out = Path(out)
