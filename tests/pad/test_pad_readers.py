@@ -165,3 +165,28 @@ def test_layouts_name_every_clip_like_the_datasets() -> None:
         e[0] for e in entries
     ]
     assert len(layout_entries("oulu", {"train": [1]}, phones=(1,))) == 15
+
+
+def _imported_modules(module: str) -> set[str]:
+    """The ``ffdetect`` modules that ``module``'s source imports anywhere (absolute names)."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None
+    package = module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(Path(spec.origin).read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
+            found.add(base)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {m for m in found if m.startswith("ffdetect")}
+
+
+def test_dataset_readers_import_one_way() -> None:
+    """``readers`` -> ``pad.readers`` -> ``items``: the PAD readers never import the others."""
+    assert "ffdetect.data.readers" not in _imported_modules("ffdetect.data.pad.readers")
+    assert "ffdetect.data.pad.readers" in _imported_modules("ffdetect.data.readers")
+    assert "ffdetect.data.readers" not in _imported_modules("ffdetect.data.items")

@@ -31,56 +31,16 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ffdetect.errors import UserError
-
-from .video import VIDEO_EXTENSIONS
+from .items import SPLITS, DatasetError, VideoItem, find_videos, video_id, video_item
+from .pad.readers import BONAFIDE, PAD_DATASETS, read_pad_dataset
 
 __all__ = ["DATASETS", "DatasetError", "VideoItem", "read_dataset"]
 
-DATASETS = ("ffpp", "celebdf", "dfdc", "dfdcp", "ffiw", "folder", "oulu", "casia", "replay", "msu")
+DATASETS = ("ffpp", "celebdf", "dfdc", "dfdcp", "ffiw", "folder", *PAD_DATASETS)
 TASKS = ("deepfake", "pad")
-PAD_DATASETS = ("oulu", "casia", "replay", "msu")  # ffdetect.data.pad.readers.PAD_DATASETS
 FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
-SPLITS = ("train", "val", "test")
-
-
-class DatasetError(UserError, ValueError):
-    """The dataset root does not have the expected layout or label files."""
-
-
-@dataclass(frozen=True)
-class VideoItem:
-    """One video of a dataset."""
-
-    id: str
-    path: str
-    label: int
-    split: str
-    method: str
-    dataset: str
-
-    def as_dict(self) -> dict:
-        """Fields as a plain dict."""
-        return asdict(self)
-
-
-def _videos(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
-    )
-
-
-def _vid(root: Path, p: Path) -> str:
-    return p.relative_to(root).with_suffix("").as_posix()
-
-
-def _item(root: Path, p: Path, label: int, split: str, method: str, ds: str) -> VideoItem:
-    return VideoItem(_vid(root, p), str(p), int(label), split, method, ds)
 
 
 def read_ffpp_splits(splits_dir: Path) -> dict[str, str]:
@@ -110,11 +70,11 @@ def _ffpp(root: Path, compression: str, methods: Iterable[str], splits: Path | N
     split_of = read_ffpp_splits(Path(splits))
     items = []
     real_dir = root / "original_sequences" / "youtube" / compression / "videos"
-    for p in _videos(real_dir):
-        items.append(_item(root, p, 0, split_of.get(p.stem, ""), "Original", "ffpp"))
+    for p in find_videos(real_dir):
+        items.append(video_item(root, p, 0, split_of.get(p.stem, ""), "Original", "ffpp"))
     for m in methods:
-        for p in _videos(root / "manipulated_sequences" / m / compression / "videos"):
-            items.append(_item(root, p, 1, split_of.get(p.stem, ""), m, "ffpp"))
+        for p in find_videos(root / "manipulated_sequences" / m / compression / "videos"):
+            items.append(video_item(root, p, 1, split_of.get(p.stem, ""), m, "ffpp"))
     if not items:
         raise DatasetError(f"no FF++ videos under {root} (compression {compression})")
     return items
@@ -131,12 +91,12 @@ def _celebdf(root: Path) -> list:
             test[Path(parts[1]).with_suffix("").as_posix()] = 0 if parts[0] == "1" else 1
     items = []
     for folder, label in (("Celeb-real", 0), ("YouTube-real", 0), ("Celeb-synthesis", 1)):
-        for p in _videos(root / folder):
-            vid = _vid(root, p)
+        for p in find_videos(root / folder):
+            vid = video_id(root, p)
             if vid in test and test[vid] != label:
                 raise DatasetError(f"Celeb-DF test list labels {vid} against its folder")
             items.append(
-                _item(root, p, label, "test" if vid in test else "train", folder, "celebdf")
+                video_item(root, p, label, "test" if vid in test else "train", folder, "celebdf")
             )
     if not items:
         raise DatasetError(f"no Celeb-DF videos under {root}")
@@ -145,7 +105,7 @@ def _celebdf(root: Path) -> list:
 
 def _dfdc(root: Path) -> list:
     by_name: dict[str, list[Path]] = {}
-    for p in _videos(root):
+    for p in find_videos(root):
         by_name.setdefault(p.name, []).append(p)
     items: dict[str, VideoItem] = {}
     found_labels = False
@@ -157,7 +117,9 @@ def _dfdc(root: Path) -> list:
                 cands = [p for p in by_name.get(name, []) if lab.parent in p.parents]
                 cands = cands or by_name.get(name, [])
                 if cands:
-                    it = _item(root, cands[0], int(float(row["label"])), "test", "DFDC", "dfdc")
+                    it = video_item(
+                        root, cands[0], int(float(row["label"])), "test", "DFDC", "dfdc"
+                    )
                     items[it.id] = it
     for meta in sorted(root.rglob("metadata.json")):
         found_labels = True
@@ -166,7 +128,7 @@ def _dfdc(root: Path) -> list:
             if p.is_file():
                 label = 1 if str(info.get("label", "")).upper() == "FAKE" else 0
                 split = str(info.get("split", "train"))
-                it = _item(root, p, label, split, "DFDC", "dfdc")
+                it = video_item(root, p, label, split, "DFDC", "dfdc")
                 items.setdefault(it.id, it)
     if not found_labels:
         raise DatasetError(f"no DFDC labels.csv or metadata.json under {root}")
@@ -184,7 +146,7 @@ def _dfdcp(root: Path) -> list:
             continue
         label = 1 if str(info.get("label", "")).lower() == "fake" else 0
         split = str(info.get("set", "test"))
-        items.append(_item(root, p, label, split, Path(rel).parts[0], "dfdcp"))
+        items.append(video_item(root, p, label, split, Path(rel).parts[0], "dfdcp"))
     if not items:
         raise DatasetError(f"no DFDC preview videos found from {f}")
     return items
@@ -192,7 +154,7 @@ def _dfdcp(root: Path) -> list:
 
 def _ffiw(root: Path) -> list:
     items = []
-    for p in _videos(root):
+    for p in find_videos(root):
         parts = p.relative_to(root).parts[:-1]
         if "source" in parts:
             label, method = 0, "source"
@@ -201,27 +163,25 @@ def _ffiw(root: Path) -> list:
         else:
             continue
         split = next((s for s in parts if s in SPLITS), "test")
-        items.append(_item(root, p, label, split, method, "ffiw"))
+        items.append(video_item(root, p, label, split, method, "ffiw"))
     if not items:
         raise DatasetError(f"no FFIW videos (source/ or target/ folders) under {root}")
     return items
 
 
 def _folder(root: Path, task: str = "deepfake") -> list:
-    from ffdetect.data.pad.readers import BONAFIDE
-
     positive = "attack" if task == "pad" else "fake"
     items = []
     bases = [(root / s, s) for s in SPLITS if (root / s).is_dir()] or [(root, "test")]
     for base, split in bases:
         for cls, label in (("real", 0), (positive, 1)):
             top = base / cls
-            for p in _videos(top):
+            for p in find_videos(top):
                 sub = p.relative_to(top).parts
                 method = sub[0] if len(sub) > 1 else cls
                 if task == "pad" and label == 0:  # as the PAD datasets' readers record it
                     method = BONAFIDE
-                items.append(_item(root, p, label, split, method, "folder"))
+                items.append(video_item(root, p, label, split, method, "folder"))
     if not items:
         raise DatasetError(f"no videos under {root}/[split/]real or {positive}")
     return items
@@ -255,8 +215,6 @@ def read_dataset(
     if task is not None and own is not None and task != own:
         raise DatasetError(f"{name} is a {own} dataset; --task {task} does not apply to it")
     if name in PAD_DATASETS:
-        from ffdetect.data.pad.readers import read_pad_dataset
-
         items = read_pad_dataset(name, root, protocol=protocol, fold=fold)
     elif protocol is not None or fold is not None:
         raise DatasetError(f"--protocol/--fold select OULU-NPU protocols, not {name} ones")

@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ffdetect.data.readers import DatasetError, VideoItem, _item, _videos
+from ffdetect.data.items import DatasetError, VideoItem, find_videos, video_item
 
 __all__ = [
     "ATTACK_TYPES",
@@ -119,7 +119,7 @@ def _oulu(root: Path, protocol: int | None, fold: int | None) -> list[VideoItem]
         )
     found: dict[str, tuple[Path, str]] = {}
     for folder, split in OULU_FOLDERS.items():
-        for p in _videos(root / folder):
+        for p in find_videos(root / folder):
             if _OULU_NAME.match(p.stem):
                 found.setdefault(p.stem, (p, split))
     if not found:
@@ -128,7 +128,7 @@ def _oulu(root: Path, protocol: int | None, fold: int | None) -> list[VideoItem]
     if protocol is None:
         for name, (p, split) in found.items():
             method = oulu_file_type(name)
-            items.append(_item(root, p, _label(method), split, method, "oulu"))
+            items.append(video_item(root, p, _label(method), split, method, "oulu"))
         return items
     missing = []
     for split, listing in oulu_protocol_lists(root, protocol, fold).items():
@@ -139,7 +139,7 @@ def _oulu(root: Path, protocol: int | None, fold: int | None) -> list[VideoItem]
             if name not in found:
                 missing.append(name)
                 continue
-            items.append(_item(root, found[name][0], label, split, method, "oulu"))
+            items.append(video_item(root, found[name][0], label, split, method, "oulu"))
     if missing:
         raise DatasetError(
             f"{len(missing)} videos of OULU-NPU protocol {protocol} are not under {root} "
@@ -168,11 +168,11 @@ CASIA_RELEASES = {"train_release": "train", "test_release": "test"}
 def _casia(root: Path) -> list[VideoItem]:
     items = []
     for release, split in CASIA_RELEASES.items():
-        for p in _videos(root / release):
+        for p in find_videos(root / release):
             method = CASIA_TYPES.get(p.stem)
             if method is None:
                 raise DatasetError(f"unknown CASIA-FASD clip name {p.name} (expected 1-8, HR_1-4)")
-            items.append(_item(root, p, _label(method), split, method, "casia"))
+            items.append(video_item(root, p, _label(method), split, method, "casia"))
     if not items:
         raise DatasetError(f"no CASIA-FASD videos under {root}/{{train,test}}_release")
     return items
@@ -192,11 +192,11 @@ def _replay_type(name: str) -> str:
 def _replay(root: Path) -> list[VideoItem]:
     items = []
     for folder, split in REPLAY_SPLITS.items():
-        for p in _videos(root / folder / "real"):
-            items.append(_item(root, p, 0, split, BONAFIDE, "replay"))
+        for p in find_videos(root / folder / "real"):
+            items.append(video_item(root, p, 0, split, BONAFIDE, "replay"))
         for support in ("fixed", "hand"):
-            for p in _videos(root / folder / "attack" / support):
-                items.append(_item(root, p, 1, split, _replay_type(p.stem), "replay"))
+            for p in find_videos(root / folder / "attack" / support):
+                items.append(video_item(root, p, 1, split, _replay_type(p.stem), "replay"))
     if not items:
         raise DatasetError(f"no Replay-Attack videos under {root}/{{train,devel,test}}/real|attack")
     return items
@@ -235,7 +235,7 @@ def _msu(root: Path) -> list[VideoItem]:
     items = []
     for scene in scenes:
         for cls in ("real", "attack"):
-            for p in _videos(scene / cls):
+            for p in find_videos(scene / cls):
                 m = _MSU_CLIENT.search(p.stem)
                 if not m:
                     raise DatasetError(f"no clientNNN in the MSU-MFSD file name {p.name}")
@@ -243,7 +243,7 @@ def _msu(root: Path) -> list[VideoItem]:
                 if split is None:
                     continue  # a subject in neither list: not part of the protocol
                 method = BONAFIDE if cls == "real" else _msu_type(p.stem)
-                items.append(_item(root, p, _label(method), split, method, "msu"))
+                items.append(video_item(root, p, _label(method), split, method, "msu"))
     if not items:
         raise DatasetError(f"no MSU-MFSD videos of the listed subjects under {root}/scene*/")
     return items
