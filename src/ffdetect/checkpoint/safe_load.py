@@ -31,6 +31,16 @@ A placeholder records what the pickle gave it (``args``, ``state``) and nothing 
 OmegaConf, argparse or pathlib code is imported or run, and files load when those libraries are
 not installed. Every failure is an :class:`UnsafeCheckpointError` whose message is one line
 naming the file and the reason.
+
+Before either step, a zip file's directory is checked (:func:`check_zip_sizes`), so that a small
+file cannot make the loader inflate gigabytes (a zip bomb): every member's declared size is read
+from the directory, and a pickle record over :data:`MAX_PICKLE_BYTES`, a compressed member that
+inflates more than :data:`MAX_COMPRESSION_RATIO` times, or members that declare more than
+:data:`MAX_INFLATION` times the file's size in all are refused without reading any of them.
+Python's and torch's zip readers both stop at a member's declared size, so the check bounds what
+loading can allocate. ``torch.save`` writes every member uncompressed (STORED), so an honest file
+declares about its own size. A legacy-format file is not compressed: its pickles are read from
+the file itself, so what they can make the loader allocate is bounded by the file's size.
 """
 
 from __future__ import annotations
@@ -100,6 +110,16 @@ PLACEHOLDER_GLOBALS = frozenset(
 LEGACY_PICKLES = 5
 ZIP_MAGIC = b"PK\x03\x04"
 
+#: Largest pickle record (``data.pkl``) of a zip checkpoint. Tensors live in separate ``data/N``
+#: records; the pickle holds only their keys and shapes plus plain data: a ViT-B checkpoint with
+#: AdamW state pickles under 1 MB, so 256 MiB leaves a wide margin.
+MAX_PICKLE_BYTES = 256 << 20
+#: Largest inflation of one compressed member (uncompressed / compressed size); tensors and
+#: pickles deflate by well under 10x, a member of repeated bytes by up to ~1000x.
+MAX_COMPRESSION_RATIO = 100
+#: Largest total declared (uncompressed) size of all members, in multiples of the file's size.
+MAX_INFLATION = 10
+
 
 class UnsafeCheckpointError(UserError, RuntimeError):
     """The file is refused (it asks for something other than tensors and plain data) or cannot
@@ -151,6 +171,44 @@ def _torch_reason(exc: BaseException) -> str:
     return _one_line(exc)
 
 
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MiB"
+
+
+def check_zip_sizes(path: str | Path) -> None:
+    """Refuse a zip checkpoint whose members declare more than loading it should need.
+
+    Reads only the zip directory (no member is inflated); raises :class:`UnsafeCheckpointError`
+    naming the file and the member when a pickle record declares more than
+    :data:`MAX_PICKLE_BYTES`, a compressed member inflates more than
+    :data:`MAX_COMPRESSION_RATIO` times, or all members declare more than :data:`MAX_INFLATION`
+    times the file's size.
+    """
+    path = Path(path)
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+    refusal = f"refusing to load {path}: it may be a zip bomb"
+    for info in members:
+        if info.filename.endswith(".pkl") and info.file_size > MAX_PICKLE_BYTES:
+            raise UnsafeCheckpointError(
+                f"{refusal}: its pickle record {info.filename} declares {_mib(info.file_size)} "
+                f"(the limit is {_mib(MAX_PICKLE_BYTES)}; tensors belong in their own records)"
+            )
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.compress_type != zipfile.ZIP_STORED and ratio > MAX_COMPRESSION_RATIO:
+            raise UnsafeCheckpointError(
+                f"{refusal}: its member {info.filename} inflates {ratio:.0f} times "
+                f"({_mib(info.compress_size)} to {_mib(info.file_size)}; the limit is "
+                f"{MAX_COMPRESSION_RATIO} times, torch.save does not compress)"
+            )
+    declared = sum(info.file_size for info in members)
+    if declared > MAX_INFLATION * path.stat().st_size:
+        raise UnsafeCheckpointError(
+            f"{refusal}: its members declare {_mib(declared)} in all, more than "
+            f"{MAX_INFLATION} times the file's {_mib(path.stat().st_size)}"
+        )
+
+
 def _zip_pickle(path: Path) -> bytes:
     with zipfile.ZipFile(path) as archive:
         records = [n for n in archive.namelist() if n.endswith("data.pkl") and n.count("/") == 1]
@@ -171,6 +229,7 @@ def checkpoint_globals(path: str | Path) -> set[str]:
     without unpickling anything; zip and legacy formats."""
     path = Path(path)
     if zipfile.is_zipfile(path):
+        check_zip_sizes(path)
         return _globals_in_pickles(io.BytesIO(_zip_pickle(path)), 1)
     with path.open("rb") as fh:
         if fh.read(4) == ZIP_MAGIC:
@@ -204,6 +263,8 @@ def safe_torch_load(path: str | Path, mmap: bool = False) -> Any:
         raise UnsafeCheckpointError(f"{path} is not a readable PyTorch checkpoint: empty file")
     try:
         names = checkpoint_globals(path)
+    except UnsafeCheckpointError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any parse failure means we will not load it
         raise UnsafeCheckpointError(
             f"{path} is not a readable PyTorch checkpoint: {_one_line(exc)}"
