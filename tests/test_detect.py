@@ -183,3 +183,55 @@ def test_real_face_detector_on_a_photo(tmp_path: Path) -> None:
     assert result.error is None and result.n_faces == 1
     x1, y1, x2, y2 = result.faces[0].box
     assert 40 < x1 < x2 < 140 and 20 < y1 < y2 < 140
+
+
+def _png_declaring(path: Path, width: int, height: int) -> Path:
+    """A real 8x8 PNG whose IHDR is rewritten to declare ``width`` x ``height`` (CRC fixed)."""
+    import struct
+    import zlib
+
+    data = bytearray(write_png(path, photo(8)).read_bytes())
+    assert data[12:16] == b"IHDR"
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_sniff_names_too_large_and_truncated_images(tmp_path: Path) -> None:
+    big = _png_declaring(tmp_path / "big.png", 20000, 20000)
+    with pytest.raises(MediaError, match=r"image too large \(20000 x 20000 pixels, limit "):
+        sniff(big)
+    whole = write_png(tmp_path / "whole.png", photo(120)).read_bytes()
+    (tmp_path / "half.png").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(MediaError, match="^truncated image"):
+        sniff(tmp_path / "half.png")
+    with pytest.raises(
+        MediaError, match=r"image too large \(\d+ x 120 pixels, limit 10,000 pixels\)"
+    ):
+        sniff(tmp_path / "whole.png", max_image_pixels=100 * 100)
+
+
+def test_cli_detect_says_image_too_large_or_truncated_and_goes_on(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ffdetect.inference import pipeline as pipeline_mod
+
+    monkeypatch.setattr(
+        pipeline_mod, "make_detector", lambda name: stub_pipeline(model)._face_detector
+    )
+    folder = tmp_path / "in"
+    good = write_png(folder / "face.png", photo(80))
+    _png_declaring(folder / "huge.png", 20000, 20000)
+    whole = good.read_bytes()
+    (folder / "cut.png").write_bytes(whole[: len(whole) // 2])
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(
+        app, ["detect", str(folder), "--model", str(model), "--json", str(out), "--no-progress"]
+    )
+    assert res.exit_code == 1, res.output  # bad inputs reported, the good one scored
+    by_name = {Path(r["input"]).name: r for r in json.loads(out.read_text())["results"]}
+    assert by_name["huge.png"]["error"].startswith("image too large (20000 x 20000 pixels, limit")
+    assert by_name["cut.png"]["error"].startswith("truncated image")
+    assert by_name["face.png"]["verdict"] in ("real", "fake", "uncertain")
+    assert "decodable" not in res.output
