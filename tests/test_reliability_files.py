@@ -3,7 +3,10 @@ documents and broken ONNX exports are refused quickly, in one line naming the fi
 
 from __future__ import annotations
 
+import functools
+import json
 import os
+import re
 import struct
 import time
 import tracemalloc
@@ -15,13 +18,20 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from ffdetect.checkpoint.model_format import load_backbone_weights
+from ffdetect.checkpoint.model_format import (
+    MAX_META_DEPTH,
+    META_NAME,
+    ModelFormatError,
+    load_backbone_weights,
+    read_meta,
+)
 from ffdetect.checkpoint.safe_load import UnsafeCheckpointError, safe_torch_load
 from ffdetect.cli import app
 from ffdetect.errors import UserError
 from ffdetect.train.checkpointing import load_training_state, recover_run_dir
 from ffdetect.train.config import ModelConfig
 from ffdetect.train.session import build_backbone
+from test_detect_helpers import photo, save_tiny_model, write_png
 
 BOMB_BYTES = 1 << 30
 #: What refusing a bomb may cost: well under what inflating it would (1 GiB, seconds).
@@ -149,3 +159,66 @@ def test_an_honest_checkpoint_passes_the_size_checks(tmp_path) -> None:
     torch.save(state, tmp_path / "ok.pt")
     loaded = safe_torch_load(tmp_path / "ok.pt")
     assert torch.equal(loaded["model"]["w"], state["model"]["w"]) and loaded["epoch"] == 1
+
+
+# -- ffdetect.json: numbers are JSON numbers; any decoding failure is one line ------------------
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    return save_tiny_model(tmp_path / "model")
+
+
+def edit_meta(model: Path, edit: Callable[[dict], object]) -> Path:
+    meta_file = model / META_NAME
+    data = json.loads(meta_file.read_text())
+    edit(data)
+    meta_file.write_text(json.dumps(data))
+    return meta_file
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [(lambda d: d["calibration"].update(threshold="0.5"), "calibration.threshold: expected float"),
+     (lambda d: d["calibration"].update(c_min="0"), "calibration.c_min: expected float"),
+     (lambda d: d["calibration"].update(gamma="1e0"), "calibration.gamma: expected float"),
+     (lambda d: d["calibration"].update(target_fpr="0.05"), "calibration.target_fpr: expected"),
+     (lambda d: d["calibration"].update(threshold=True), "calibration.threshold: expected float"),
+     (lambda d: d["architecture"].update(depth=True), "architecture.depth: expected int"),
+     (lambda d: d.update(format_version=True), "unsupported model format version True"),
+     (lambda d: d.update(format_version=1.0), "unsupported model format version 1.0")],
+)  # fmt: skip
+def test_metadata_numbers_must_be_json_numbers(model, edit, message) -> None:
+    meta_file = edit_meta(model, edit)
+    with pytest.raises(ModelFormatError, match=re.escape(message)):
+        read_meta(model)
+    assert_one_line_error(*run_cli("info", str(model)), str(meta_file), message)
+
+
+def _verbs(model: Path, tmp_path: Path) -> dict[str, list[str]]:
+    """Every verb that reads a model's metadata, with the least it needs to get that far."""
+    image = write_png(tmp_path / "a.png", photo(60))
+    return {
+        "info": ["info", str(model)],
+        "detect": ["detect", str(image), "--model", str(model), "--aligned"],
+        "evaluate": ["evaluate", "--model", str(model), "--data", str(tmp_path / "d"),
+                     "--out", str(tmp_path / "o")],
+        "calibrate": ["calibrate", "--model", str(model), "--results", str(tmp_path / "r.csv")],
+        "serve": ["serve", "--model", str(model), "--port", "0"],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [("[" * 100_000 + "]" * 100_000, "nested deeper than Python can decode"),
+     ({"format_version": 1, "provenance": functools.reduce(lambda a, _: [a], range(100), 1)},
+      f"nested deeper than {MAX_META_DEPTH} levels"),
+     ('{"format_version": 1' + "0" * 5000 + "}", "not readable JSON"),
+     ('{"format_version": 1, "kind": ', "not readable JSON")],
+)  # fmt: skip
+@pytest.mark.parametrize("verb", ["info", "detect", "evaluate", "calibrate", "serve"])
+def test_undecodable_metadata_is_one_line_naming_the_file(model, tmp_path, document, message, verb):
+    text = document if isinstance(document, str) else json.dumps(document)
+    (model / META_NAME).write_text(text)
+    code, output = run_cli(*_verbs(model, tmp_path)[verb])
+    assert_one_line_error(code, output, str(model / META_NAME), message)

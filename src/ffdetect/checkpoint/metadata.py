@@ -3,7 +3,9 @@
 Every field is checked when the metadata is built or read: a value of the wrong type, a
 calibration threshold, abstention level or gamma that is not a finite number >= 0 raises
 ``ValueError`` naming the field (``read_meta`` adds the file), so a bad ``ffdetect.json`` is
-refused at load instead of turning every later answer into nonsense.
+refused at load instead of turning every later answer into nonsense. A number must be a JSON
+number: unlike a YAML configuration (where ``3e-4`` may parse as a string), metadata holding
+``"0.5"`` or ``true`` where a number belongs is refused.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +68,7 @@ class Calibration:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
         """Read :meth:`to_dict`'s form; unknown fields, wrong types and bad values raise."""
-        return typed_from_dict(cls, _mapping(data, "calibration"), "calibration")
+        return _from_json(cls, data, "calibration")
 
 
 @dataclass
@@ -94,7 +98,7 @@ class Architecture:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Architecture:
         """Read :meth:`to_dict`'s form; unknown fields and wrong types raise ``ValueError``."""
-        return typed_from_dict(cls, _mapping(data, "architecture"), "architecture")
+        return _from_json(cls, data, "architecture")
 
 
 @dataclass
@@ -146,7 +150,7 @@ class ModelMeta:
         """Read :meth:`to_dict`'s form, checking every field (``ValueError`` names the bad one)."""
         data = _mapping(data, "the metadata")
         version = data.get("format_version")
-        if version not in READABLE_VERSIONS:
+        if type(version) is not int or version not in READABLE_VERSIONS:
             raise ValueError(
                 f"unsupported model format version {version!r} (this ffdetect reads "
                 f"{' and '.join(map(str, READABLE_VERSIONS))})"
@@ -178,6 +182,21 @@ class ModelMeta:
             format_version=version,
             ffdetect_version=written_by,
         )
+
+
+def _from_json(cls: type[Any], data: Any, where: str) -> Any:
+    """Build the dataclass ``cls`` from its JSON object; a string in a numeric field is refused
+    (the typed reader would parse it, as YAML configurations need)."""
+    data = _mapping(data, where)
+    hints = typing.get_type_hints(cls)
+    for name, value in data.items():
+        hint = hints.get(name)
+        union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+        numeric = {float, int} & set(typing.get_args(hint) if union else (hint,))
+        if numeric and isinstance(value, str):
+            kind = "float" if float in numeric else "int"
+            raise ValueError(f"{where}.{name}: expected {kind}, got {value!r}")
+    return typed_from_dict(cls, data, where)
 
 
 def _check_number(name: str, value: Any, low: float, high: float = math.inf) -> None:

@@ -29,6 +29,9 @@ from ffdetect.models.heads import ClassifierHead
 
 WEIGHTS_NAME = "model.safetensors"
 META_NAME = "ffdetect.json"
+#: Deepest nesting of lists and objects accepted in ``ffdetect.json`` (ours nests 4 deep; a
+#: deeper document could exhaust the recursion limit of whatever later prints or rewrites it).
+MAX_META_DEPTH = 64
 
 
 class ModelFormatError(UserError, RuntimeError):
@@ -92,14 +95,39 @@ def read_meta(path: str | Path) -> ModelMeta:
             f"{path} is not an ffdetect model (no {META_NAME}); convert foreign checkpoints with "
             "`ffdetect convert`"
         )
-    try:
-        data = json.loads(meta_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFormatError(f"{meta_file}: not readable JSON ({exc})") from None
+    data = _read_json(meta_file)
     try:
         return ModelMeta.from_dict(data)
     except (ValueError, TypeError) as exc:
         raise ModelFormatError(f"{meta_file}: {exc}") from None
+
+
+def _read_json(path: Path) -> Any:
+    """The JSON document in ``path``; any failure (unreadable, not JSON, nested too deep for
+    Python's decoder or deeper than :data:`MAX_META_DEPTH`) is a :class:`ModelFormatError`
+    naming the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ModelFormatError(
+            f"{path}: not readable JSON (nested deeper than Python can decode)"
+        ) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelFormatError(f"{path}: not readable JSON ({exc})") from None
+    if _depth(data) > MAX_META_DEPTH:
+        raise ModelFormatError(f"{path}: nested deeper than {MAX_META_DEPTH} levels")
+    return data
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value``'s lists and dicts nest (0 for a scalar), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth + 1)
+            stack += [(v, depth + 1) for v in (node.values() if isinstance(node, dict) else node)]
+    return deepest
 
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:
