@@ -199,3 +199,41 @@ def test_sigkill_then_resume_gives_the_same_manifest(tmp_path, photos):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     leftovers = [p for p in (tmp_path / "a").rglob("*.tmp")]
     assert len(leftovers) <= 1  # at most the one file being written when killed
+
+
+def test_rerun_names_earlier_failures_and_retry_failed_retries_them(folder_root, tmp_path):
+    """A rerun says how many videos failed before and were skipped, at its start and its end."""
+    from typer.testing import CliRunner
+
+    from ffdetect.cli import app
+
+    out = tmp_path / "o"
+    args = ["prepare", str(folder_root), "--dataset", "folder", "--out", str(out)]
+    args += ["--frames", "2", "--size", "64", "--no-progress"]
+    hint = (
+        "1 video failed in an earlier run and was skipped: "
+        "rerun with --retry-failed to try it again"
+    )
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0 and "1 failed" in first.output, first.output
+    assert hint not in first.output  # nothing failed before the first run
+    rerun = CliRunner().invoke(app, args)
+    assert rerun.exit_code == 0, rerun.output
+    assert "0 processed, 3 skipped" in rerun.output and "1 failed" in rerun.output
+    lines = rerun.output.splitlines()
+    assert lines[0] == f"note: {hint}" and lines[-1] == f"note: {hint}", rerun.output
+    retried = CliRunner().invoke(app, [*args, "--retry-failed"])
+    assert retried.exit_code == 0, retried.output
+    assert "1 processed, 2 skipped" in retried.output and "1 failed" in retried.output
+    assert hint not in retried.output
+    assert _videos(out)["fake/junk"]["status"] == "failed"
+
+
+def test_retry_hint_counts_videos() -> None:
+    from ffdetect.data.prepare import Summary
+
+    assert Summary(failed_before=0).retry_hint() is None
+    assert Summary(failed_before=3).retry_hint() == (
+        "3 videos failed in an earlier run and were skipped: "
+        "rerun with --retry-failed to try them again"
+    )

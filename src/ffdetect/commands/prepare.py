@@ -10,7 +10,13 @@ from ffdetect.commands.failures import CommandError, as_user_errors
 from ffdetect.data.detectors import available_detectors
 from ffdetect.data.manifest import merge_shards
 from ffdetect.data.pad.protocols import cross_domain_view, protocol_view
-from ffdetect.data.prepare import PrepareConfig, _make_detector, parse_shard, run_prepare
+from ffdetect.data.prepare import (
+    PrepareConfig,
+    Summary,
+    _make_detector,
+    parse_shard,
+    run_prepare,
+)
 from ffdetect.data.readers import read_dataset
 
 
@@ -104,7 +110,7 @@ def run(
     )
     with as_user_errors(RuntimeError, ValueError, FileNotFoundError):
         _make_detector(cfg, None)  # fail fast: a missing package or model file
-    s = run_prepare(items, out, cfg, shard=shard_t, progress=progress)
+    s = run_prepare(items, out, cfg, shard=shard_t, progress=progress, on_start=_echo_retry_hint)
     where = f" (shard {shard_t[0]}/{shard_t[1]})" if shard_t[1] > 1 else ""
     rate = s.done / s.seconds if s.seconds > 0 else 0.0
     typer.echo(
@@ -115,7 +121,15 @@ def run(
     if s.errors:
         typer.echo("failures: " + ", ".join(f"{k} {v}" for k, v in sorted(s.errors.items())))
     typer.echo(f"wrote {out}/{'shards/' if shard_t[1] > 1 else ''}manifest + videos CSVs")
+    _echo_retry_hint(s)
     return 1 if s.total > 0 and s.succeeded == 0 else 0
+
+
+def _echo_retry_hint(summary: Summary) -> None:
+    """Print what to do about videos that failed in an earlier run, if any were skipped."""
+    hint = summary.retry_hint()
+    if hint is not None:
+        typer.secho(f"note: {hint}", fg=typer.colors.YELLOW)
 
 
 def _cross_domain(

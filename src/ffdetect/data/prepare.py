@@ -3,9 +3,11 @@
 Per video: sample ``frames`` frames at equal steps, detect faces, keep the longest-tracked face,
 try neighbouring frames where it is missing, align and crop, write PNGs atomically, then the
 video's record (``OUT/records/<id>.json``). A rerun skips a video whose record matches the
-source file's content fingerprint, the settings, and every PNG's SHA-256. ``manifest.csv`` and
-``videos.csv`` are rebuilt from the records at the end. One run writes an OUT (and shard) at a
-time (:class:`OutLock`), and worker processes exit as soon as the run's process dies.
+source file's content fingerprint, the settings, and every PNG's SHA-256; a video that failed
+is skipped too, and counted (:meth:`Summary.retry_hint`), unless ``retry_failed``.
+``manifest.csv`` and ``videos.csv`` are rebuilt from the records at the end. One run writes an
+OUT (and shard) at a time (:class:`OutLock`), and worker processes exit as soon as the run's
+process dies.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ class Summary:
     done: int = 0
     skipped: int = 0
     failed: int = 0
+    failed_before: int = 0  # skipped: failed in an earlier run, not retried
     shortfalls: int = 0
     faces: int = 0
     seconds: float = 0.0
@@ -107,6 +110,18 @@ class Summary:
     def succeeded(self) -> int:
         """Videos with at least one face, this run or earlier."""
         return self.total - self.failed
+
+    def retry_hint(self) -> str | None:
+        """What to say about the videos that failed earlier and were skipped, else ``None``."""
+        n = self.failed_before
+        if n == 0:
+            return None
+        them = "it" if n == 1 else "them"
+        videos = "1 video" if n == 1 else f"{n} videos"
+        return (
+            f"{videos} failed in an earlier run and {'was' if n == 1 else 'were'} skipped: "
+            f"rerun with --retry-failed to try {them} again"
+        )
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -382,12 +397,17 @@ def run_prepare(
     shard: tuple[int, int] = (0, 1),
     progress: bool = True,
     on_video: Callable[[VideoItem, str], None] | None = None,
+    on_start: Callable[[Summary], None] | None = None,
 ) -> Summary:
-    """Prepare ``items`` (this shard's share) into ``out``; write the CSVs; return the summary."""
+    """Prepare ``items`` (this shard's share) into ``out``; write the CSVs; return the summary.
+
+    ``on_start`` gets the summary once the finished videos are counted, before any is processed
+    (e.g. to print :meth:`Summary.retry_hint`).
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with OutLock(out, shard):
-        return _run_locked(items, out, cfg, shard, progress, on_video)
+        return _run_locked(items, out, cfg, shard, progress, on_video, on_start)
 
 
 def _run_locked(
@@ -397,6 +417,7 @@ def _run_locked(
     shard: tuple[int, int],
     progress: bool,
     on_video: Callable[[VideoItem, str], None] | None,
+    on_start: Callable[[Summary], None] | None,
 ) -> Summary:
     mine = shard_items(items, shard)
     summary = Summary(total=len(mine))
@@ -408,7 +429,10 @@ def _run_locked(
             todo.append(it)
         else:
             summary.skipped += 1
+            summary.failed_before += rec["status"] not in OK_STATUSES
             _tally(summary, rec["status"], rec.get("error", ""), len(rec["faces"]))
+    if on_start is not None:
+        on_start(summary)
     bar = _Bar(len(mine), summary.skipped, enabled=progress)
     try:
         if cfg.workers <= 1 or len(todo) <= 1:
