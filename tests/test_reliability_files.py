@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import re
+import shutil
 import struct
 import time
 import tracemalloc
@@ -23,6 +24,7 @@ from ffdetect.checkpoint.model_format import (
     META_NAME,
     ModelFormatError,
     load_backbone_weights,
+    load_detector,
     read_meta,
 )
 from ffdetect.checkpoint.safe_load import UnsafeCheckpointError, safe_torch_load
@@ -222,3 +224,65 @@ def test_undecodable_metadata_is_one_line_naming_the_file(model, tmp_path, docum
     (model / META_NAME).write_text(text)
     code, output = run_cli(*_verbs(model, tmp_path)[verb])
     assert_one_line_error(code, output, str(model / META_NAME), message)
+
+
+# -- ONNX: a broken file is one line; a failed export leaves the previous file ------------------
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    """A tiny model directory with a real ``model.onnx`` export."""
+    pytest.importorskip("onnxruntime")
+    model = save_tiny_model(tmp_path_factory.mktemp("onnx") / "model")
+    code, output = run_cli("export", "--model", str(model), "--onnx", str(model / "model.onnx"),
+                           "--exporter", "legacy")  # fmt: skip
+    assert code == 0, output
+    return model
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda b: b[: len(b) // 2], lambda b: b[:10], lambda b: b"", lambda b: b"\xff" * 4096],
+    ids=["half", "10-bytes", "empty", "garbage"],
+)
+@pytest.mark.parametrize("verb", ["detect", "serve"])
+def test_a_broken_onnx_file_is_one_line_naming_it(exported, tmp_path, damage, verb) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(exported, model)
+    onnx = model / "model.onnx"
+    onnx.write_bytes(damage(onnx.read_bytes()))
+    args = {
+        "detect": ["detect", str(write_png(tmp_path / "a.png", photo(60))), "--aligned"],
+        "serve": ["serve", "--port", "0"],
+    }[verb]
+    code, output = run_cli(*args, "--model", str(model), "--backend", "onnx")
+    assert_one_line_error(code, output, str(onnx), "not a readable ONNX model", "ffdetect export")
+
+
+def _interrupted_export(exc: BaseException) -> Callable[..., None]:
+    def export(detector, example, path: Path) -> None:
+        Path(path).write_bytes(b"\x08\x07partial")
+        raise exc
+
+    return export
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_a_failed_export_leaves_the_previous_file(exported, tmp_path, monkeypatch, exc) -> None:
+    from ffdetect.inference import onnx_backend
+
+    model = tmp_path / "model"
+    shutil.copytree(exported, model)
+    onnx = model / "model.onnx"
+    before = onnx.read_bytes()
+    for name in ("_export_dynamo", "_export_legacy"):
+        monkeypatch.setattr(onnx_backend, name, _interrupted_export(exc))
+    if isinstance(exc, KeyboardInterrupt):
+        detector, meta = load_detector(model)
+        with pytest.raises(KeyboardInterrupt):
+            onnx_backend.export_onnx(detector, meta, onnx)
+    else:
+        code, output = run_cli("export", "--model", str(model), "--onnx", str(onnx))
+        assert_one_line_error(code, output, "ONNX export failed", "disk full")
+    assert onnx.read_bytes() == before
+    assert sorted(p.name for p in model.iterdir()) == sorted(p.name for p in exported.iterdir())

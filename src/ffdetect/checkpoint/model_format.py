@@ -13,6 +13,7 @@ import math
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,19 @@ class ModelFormatError(UserError, RuntimeError):
     """A model directory is missing, incomplete, or does not match its metadata."""
 
 
-def _atomic_write_bytes(path: Path, write: Any) -> None:
+def atomic_write(path: Path, write: Callable[[str], object]) -> None:
+    """Make ``path`` with ``write(tmp)``, which writes a temporary file in the same folder; the
+    temporary is flushed to disk and renamed over ``path``. If ``write`` fails or the process is
+    interrupted, the temporary is removed and ``path`` is left as it was."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -78,11 +87,9 @@ def save_model(model: nn.Module, meta: ModelMeta, path: str | Path) -> Path:
             f"({meta.flip_average}): the saved model would score differently"
         )
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    _atomic_write_bytes(
-        path / WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"})
-    )
+    atomic_write(path / WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
     text = json.dumps(meta.to_dict(), indent=2)
-    _atomic_write_bytes(path / META_NAME, lambda tmp: Path(tmp).write_text(text + "\n"))
+    atomic_write(path / META_NAME, lambda tmp: Path(tmp).write_text(text + "\n"))
     return path
 
 
@@ -145,7 +152,7 @@ def write_meta(path: str | Path, meta: ModelMeta) -> None:
     """Replace a model directory's metadata (e.g. after calibration), atomically."""
     path = _model_dir(path)
     text = json.dumps(meta.to_dict(), indent=2)
-    _atomic_write_bytes(path / META_NAME, lambda tmp: Path(tmp).write_text(text + "\n"))
+    atomic_write(path / META_NAME, lambda tmp: Path(tmp).write_text(text + "\n"))
 
 
 def _model_dir(path: str | Path) -> Path:

@@ -3,7 +3,10 @@
 The exported graph takes normalised images ``(N, 3, S, S)`` (dynamic batch) and returns the
 logits ``(N, 2)``; preprocessing and the evidential confidence stay in Python, shared with the
 PyTorch path, so both backends answer the same question. Export tries PyTorch's dynamo exporter
-first and falls back to the legacy TorchScript exporter where dynamo fails.
+first and falls back to the legacy TorchScript exporter where dynamo fails. The export is
+written to a temporary file, checked, flushed to disk and only then renamed over the target, so
+an interrupted or failed export leaves the previous file unchanged; an ONNX file that ONNX
+Runtime cannot load (truncated, corrupt) is an :class:`OnnxModelError` naming it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import numpy as np
 import torch
 
 from ffdetect.checkpoint.metadata import ModelMeta
+from ffdetect.checkpoint.model_format import atomic_write
+from ffdetect.errors import UserError
 from ffdetect.inference.preprocess import crops_to_tensor
 from ffdetect.inference.scoring import FaceScore
 from ffdetect.models.detector import Detector
@@ -29,6 +34,10 @@ FLIP_KEY = "ffdetect.flip_average"  # ONNX metadata: the graph scores each image
 
 class OnnxExportError(RuntimeError):
     """Neither exporter produced a model that matches PyTorch."""
+
+
+class OnnxModelError(UserError, RuntimeError):
+    """An ONNX file that ONNX Runtime cannot load (truncated, corrupt, not ONNX)."""
 
 
 def _export_dynamo(detector: Detector, example: torch.Tensor, path: Path) -> None:
@@ -63,13 +72,30 @@ def export_onnx(
     detector: Detector, meta: ModelMeta, path: str | Path, exporter: str = "auto"
 ) -> tuple[Path, str, float]:
     """Export ``detector`` to ``path``; returns the path, the exporter used and the largest
-    ``|p_fake|`` difference to PyTorch on a random batch of 3 (checked to be < 1e-4)."""
+    ``|p_fake|`` difference to PyTorch on a random batch of 3 (checked to be < 1e-4).
+
+    ``path`` is replaced atomically: on any failure it keeps its previous content (or stays
+    absent) and no temporary file is left.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     detector = detector.with_flip_average(meta.flip_average).eval().float().cpu()
+    order = {"auto": ("dynamo", "legacy"), "dynamo": ("dynamo",), "legacy": ("legacy",)}[exporter]
+    outcome: list[tuple[str, float]] = []
+    atomic_write(
+        path, lambda tmp: outcome.append(_export_checked(detector, meta, Path(tmp), order))
+    )
+    used, diff = outcome[0]
+    return path, used, diff
+
+
+def _export_checked(
+    detector: Detector, meta: ModelMeta, path: Path, order: Sequence[str]
+) -> tuple[str, float]:
+    """Write ``path`` with the first exporter of ``order`` whose graph matches PyTorch; returns
+    that exporter's name and the difference. Raises :class:`OnnxExportError` when none does."""
     size = meta.architecture.img_size
     example = torch.randn(2, 3, size, size)
-    order = {"auto": ("dynamo", "legacy"), "dynamo": ("dynamo",), "legacy": ("legacy",)}[exporter]
     errors = []
     for name in order:
         try:
@@ -82,7 +108,7 @@ def export_onnx(
             continue
         if diff < 1e-4:
             _record_flip(path, meta.flip_average)
-            return path, name, diff
+            return name, diff
         errors.append(f"{name}: p_fake differs from PyTorch by {diff:.2e}")
     raise OnnxExportError("ONNX export failed; " + "; ".join(errors))
 
@@ -116,7 +142,16 @@ def _session(path: str | Path, threads: int | None = None):
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(
+            str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # noqa: BLE001 - onnxruntime's own types (InvalidProtobuf, Fail...)
+        reason = str(exc).strip().splitlines()[0].rsplit("failed:", 1)[-1].strip()
+        raise OnnxModelError(
+            f"{path}: not a readable ONNX model, truncated or corrupt ({reason}); "
+            "make it again with `ffdetect export`"
+        ) from None
 
 
 class OnnxScorer:
