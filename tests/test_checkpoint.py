@@ -548,3 +548,34 @@ def test_authors_training_checkpoint_scores_official_samples_like_the_reference(
         expected = reference(images).softmax(-1)[:, 1].double()
     assert len(crops) == 7 and expected.std() > 1e-3  # the scores are not all alike
     assert (got - expected).abs().max().item() < 1e-5
+
+
+def _checkpoint_imports() -> dict[str, set[str]]:
+    """Which ``ffdetect.checkpoint`` submodules each submodule imports, at any depth (function
+    bodies included)."""
+    import ast
+
+    import ffdetect.checkpoint as package
+
+    folder = Path(package.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for source in folder.glob("*.py"):
+        targets = set()
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            targets |= {n.split(".")[2] for n in names if n.startswith("ffdetect.checkpoint.")}
+        graph[source.stem] = targets - {source.stem}
+    return graph
+
+
+def test_checkpoint_modules_import_one_way() -> None:
+    """No import cycle among the checkpoint modules (convert <-> model_format was one)."""
+    graph = _checkpoint_imports()
+    assert "model_format" not in graph["convert"]
+
+    def reaches(start: str, goal: str, seen: frozenset[str] = frozenset()) -> bool:
+        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n}))
+                   for n in graph.get(start, ()))  # fmt: skip
+
+    assert [m for m in graph if reaches(m, m)] == []

@@ -27,7 +27,8 @@ import torch
 from torch import nn
 
 from ffdetect.checkpoint.metadata import Architecture, ModelMeta
-from ffdetect.checkpoint.model_format import build_model, default_provenance, load_strict
+from ffdetect.checkpoint.networks import build_model, load_strict
+from ffdetect.checkpoint.provenance import default_provenance
 from ffdetect.checkpoint.safe_load import safe_torch_load
 from ffdetect.errors import UserError
 from ffdetect.models.backbone import BACKBONE_SIZES

@@ -3,15 +3,17 @@
 The weights file holds only tensors; the JSON holds :class:`ModelMeta` (architecture, input size,
 normalisation, calibration, provenance). Both files are written atomically (temporary file, then
 rename), the JSON last, so a reader never sees a half-written model.
+
+Networks are built from metadata by :mod:`.networks`; :func:`load_backbone_weights` also reads
+foreign checkpoints through :mod:`.convert`. Imports go one way: this module uses ``convert``,
+which never imports this one.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import math
 import os
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,21 +24,17 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ffdetect import __version__
+from ffdetect.checkpoint.convert import convert_checkpoint
 from ffdetect.checkpoint.metadata import ModelMeta
-from ffdetect.errors import UserError
-from ffdetect.models.backbone import create_backbone
+from ffdetect.checkpoint.networks import ModelFormatError, backbone_state, build_model, load_strict
+from ffdetect.checkpoint.provenance import default_provenance as default_provenance  # re-export
 from ffdetect.models.detector import CompetitiveDetector, Detector
-from ffdetect.models.heads import ClassifierHead
 
 WEIGHTS_NAME = "model.safetensors"
 META_NAME = "ffdetect.json"
 #: Deepest nesting of lists and objects accepted in ``ffdetect.json`` (ours nests 4 deep; a
 #: deeper document could exhaust the recursion limit of whatever later prints or rewrites it).
 MAX_META_DEPTH = 64
-
-
-class ModelFormatError(UserError, RuntimeError):
-    """A model directory is missing, incomplete, or does not match its metadata."""
 
 
 def atomic_write(path: Path, write: Callable[[str], object]) -> None:
@@ -56,19 +54,6 @@ def atomic_write(path: Path, write: Callable[[str], object]) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def default_provenance(how: str, **extra: Any) -> dict[str, Any]:
-    """Provenance record: what made the model, when, with which command line."""
-    return {
-        "how": how,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(
-            Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv)
-        ),
-        "torch": torch.__version__,
-        **extra,
-    }
 
 
 def save_model(model: nn.Module, meta: ModelMeta, path: str | Path) -> Path:
@@ -160,36 +145,6 @@ def _model_dir(path: str | Path) -> Path:
     return path.parent if path.name in (WEIGHTS_NAME, META_NAME) else path
 
 
-def build_model(meta: ModelMeta) -> nn.Module:
-    """An uninitialised network of the kind and architecture that ``meta`` describes."""
-    arch = meta.architecture
-    if meta.kind == "backbone":
-        return create_backbone(arch)
-    if meta.kind == "detector":
-        return Detector.build(arch)
-    backbone = create_backbone(arch)
-    return CompetitiveDetector(backbone, create_backbone(arch), ClassifierHead(arch.embed_dim))
-
-
-def load_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """``load_state_dict(strict=True)`` with an error that names every missing/unexpected key."""
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    mismatched = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or mismatched:
-        parts = []
-        if missing:
-            parts.append(f"missing keys: {', '.join(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys: {', '.join(unexpected)}")
-        if mismatched:
-            shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in mismatched]
-            parts.append(f"shape mismatch: {', '.join(shapes)}")
-        raise ModelFormatError(f"{source} does not match the architecture; " + "; ".join(parts))
-    model.load_state_dict(state, strict=True)
-
-
 def load_model(path: str | Path) -> tuple[nn.Module, ModelMeta]:
     """Load any ffdetect model directory as the network its metadata names."""
     path = _model_dir(path)
@@ -212,15 +167,6 @@ def load_detector(path: str | Path) -> tuple[Detector, ModelMeta]:
             f"{path} holds a bare {meta.kind}, not a detector: fine-tune it with `ffdetect train`"
         )
     return model.with_flip_average(meta.flip_average).eval(), meta
-
-
-def backbone_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The backbone weights of any of our networks (the main branch for a competitive model)."""
-    if isinstance(model, CompetitiveDetector):
-        return model.main.state_dict()
-    if isinstance(model, Detector):
-        return model.backbone.state_dict()
-    return model.state_dict()
 
 
 def describe_model(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -271,7 +217,5 @@ def load_backbone_weights(
     if (_model_dir(path) / META_NAME).is_file():
         model, meta = load_model(path)
         return backbone_state(model), meta
-    from ffdetect.checkpoint.convert import convert_checkpoint
-
     result = convert_checkpoint(path, shared_rel_pos=shared_rel_pos)
     return backbone_state(result.model), result.meta
