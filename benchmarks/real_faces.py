@@ -34,7 +34,7 @@ import argparse
 import datetime as dt
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,7 +187,9 @@ def by_set(samples: list[Sample]) -> Iterator[tuple[str, list[Sample], list[tupl
         yield name, in_set, real
 
 
-def face_table(samples: list[Sample], t: float, draws: int) -> list[str]:
+def face_table(
+    samples: list[Sample], t: float, draws: int, kinds: Sequence[str] = KINDS[1:]
+) -> list[str]:
     """Per face: AUC of each forgery kind's forged faces against the faces of the set's untouched
     images (:func:`by_set`)."""
     lines = [
@@ -200,7 +202,7 @@ def face_table(samples: list[Sample], t: float, draws: int) -> list[str]:
         lines.append(
             f"| {name} | real faces | {len(rp)} | - | - | {np.mean(rp >= t):.3f} (per-face FPR) |"
         )
-        for kind in KINDS[1:]:
+        for kind in kinds:
             fake = [(p, s.photo) for s in in_set if s.kind == kind for p, _, f in s.faces if f]
             if not fake:
                 continue
@@ -215,7 +217,9 @@ def face_table(samples: list[Sample], t: float, draws: int) -> list[str]:
     return lines
 
 
-def image_table(samples: list[Sample], t: float, draws: int) -> list[str]:
+def image_table(
+    samples: list[Sample], t: float, draws: int, kinds: Sequence[str] = KINDS
+) -> list[str]:
     """Per image: the verdict score of forged images against untouched ones."""
     lines = [
         "| set | kind | images (no face found) | faces per image | image AUC vs untouched "
@@ -225,7 +229,7 @@ def image_table(samples: list[Sample], t: float, draws: int) -> list[str]:
     for name, in_set, real in by_set(samples):
         f = float(np.mean([p >= t for p, _ in real]))
         untouched = [s for s in in_set if s.kind == "untouched"]
-        for kind in KINDS:
+        for kind in kinds:
             group = [s for s in in_set if s.kind == kind]
             if not group:
                 continue

@@ -163,3 +163,24 @@ def test_calibrate_from_official_results(shared_fixtures: Path) -> None:
     assert (cal.c_min, cal.stats["coverage"], cal.stats["n_videos"]) == (0.0, 1.0, 700)
     assert 0.0 < cal.threshold < 1.0
     assert cal.stats["balanced_accuracy"] > 0.96
+
+
+def test_faces_per_image_holds_the_target_for_an_image_of_n_real_faces() -> None:
+    """An image's verdict is its highest face: N real faces at a per-face FPR f flag it with
+    1 - (1 - f)^N, so the per-face target is tightened until that equals the image target."""
+    rng = np.random.default_rng(0)
+    real, fake = rng.uniform(0.0, 0.8, 4000), rng.uniform(0.5, 1.0, 4000)
+    scores = np.r_[real, fake]
+    labels = np.r_[np.zeros(4000), np.ones(4000)]
+    ones = np.ones_like(scores)
+    plain = calibrate(scores, ones, labels, target_fpr=0.05)
+    per_image = calibrate(scores, ones, labels, target_fpr=0.05, faces_per_image=6)
+    assert per_image.threshold > plain.threshold
+    f = per_image.stats["per_face_target_fpr"]
+    assert f == pytest.approx(1 - 0.95 ** (1 / 6)) and per_image.stats["faces_per_image"] == 6
+    assert per_image.stats["fpr"] <= f
+    images = rng.choice(real, size=(20000, 6)).max(axis=1)  # six-face real images
+    assert np.mean(images >= per_image.threshold) == pytest.approx(0.05, abs=0.01)
+    assert np.mean(images >= plain.threshold) > 0.2
+    with pytest.raises(ValueError, match="faces per image"):
+        calibrate(scores, ones, labels, faces_per_image=6)

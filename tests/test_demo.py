@@ -72,14 +72,20 @@ def test_shipped_demo_model_is_small_and_says_how_it_was_made() -> None:
 @SHIPPED
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path: Path) -> None:
-    from ffdetect.demo import run_demo
+    from ffdetect.demo import against_twin, run_demo
 
     results = run_demo(tmp_path / "demo")
-    assert len(results) == 5 and all(r.error is None and r.n_faces > 0 for r in results)
+    assert len(results) == 6 and all(r.error is None and r.n_faces > 0 for r in results)
+    assert [r.input.rsplit("/", 1)[-1] for r in results[-2:]] == [
+        "two_people_untouched.mp4",
+        "two_people_one_forged.mp4",
+    ]
     assert (tmp_path / "demo" / "results.json").is_file()
     assert (tmp_path / "demo" / "explain" / "two_people_one_forged.mp4" / "scores.png").is_file()
     two = results[-1]
     assert len(two.tracks) == 2
+    assert against_twin(0.517, 0.412) == "+0.105 over 0.412"
+    assert against_twin(None, 0.4) == "no score"
 
 
 needs_nba = pytest.mark.skipif(

@@ -114,3 +114,19 @@ def test_calibrate_then_evaluate_uses_the_stored_calibration(run_dir, task, tmp_
 def test_calibrate_needs_exactly_one_source(run_dir) -> None:
     result = runner.invoke(app, ["calibrate", "--model", str(run_dir / "model")])
     assert result.exit_code != 0 and "exactly one" in result.output
+
+
+def test_calibrate_faces_per_image_tightens_the_per_face_target(run_dir) -> None:
+    model = run_dir / "model"
+    thresholds = {}
+    for n in (1, 4):
+        args = ["calibrate", "--model", str(model), "--results", str(run_dir / "val_results.csv")]
+        args += ["--target-fpr", "0.3", "--faces-per-image", str(n)]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        calibration = read_meta(model).calibration
+        thresholds[n] = calibration.threshold
+    assert "per image of 4 real faces" in result.output
+    assert calibration.stats["faces_per_image"] == 4
+    assert calibration.stats["per_face_target_fpr"] == pytest.approx(1 - 0.7**0.25)
+    assert thresholds[4] >= thresholds[1]

@@ -160,3 +160,54 @@ def test_a_draw_without_a_detectable_face_falls_back_to_the_photo_landmarks() ->
     crop = draw_sample(flat, face, 0, 32, seeds, make_detector("mtcnn"))
     image, moved = draw_image(flat, face, 0, seeds)
     np.testing.assert_array_equal(crop, model_crop(image, jittered(moved, 4), 32))
+
+
+def test_masked_swap_changes_only_the_face_and_is_seeded() -> None:
+    from ffdetect.synthesis.blend import masked_swap
+
+    target, donor = grace_hopper(), astronaut()
+    a = masked_swap(target, HOPPER, donor, ASTRONAUT, np.random.default_rng(4))
+    b = masked_swap(target, HOPPER, donor, ASTRONAUT, np.random.default_rng(4))
+    np.testing.assert_array_equal(a, b)
+    diff = np.abs(a.astype(int) - target).sum(axis=2)
+    assert diff[_inside(face_outline(HOPPER, scale=0.6), target.shape[:2])].mean() > 5.0
+    assert diff[~_inside(face_outline(HOPPER, scale=2.5), target.shape[:2])].max() == 0
+
+
+def test_compose_scene_keeps_the_face_where_it_says() -> None:
+    """The face's new box shows the same pixels as the photo's face box, scaled."""
+    from ffdetect.synthesis.scenes import compose_scene
+
+    image = grace_hopper()
+    face = Face((167.0, 106.0, 348.0, 338.0), 0.99, HOPPER)
+    others = [astronaut(), astronaut()[:, ::-1].copy()]
+    scene, moved = compose_scene(image, face, others, np.random.default_rng(2))
+    assert scene.shape[1] > image.shape[1] and scene.dtype == np.uint8
+    x1, y1, x2, y2 = (int(round(v)) for v in moved.box)
+    assert 0 <= x1 < x2 <= scene.shape[1] and 0 <= y1 < y2 <= scene.shape[0]
+    a = cv2.resize(scene[y1:y2, x1:x2], (64, 64), interpolation=cv2.INTER_AREA).astype(int)
+    b = cv2.resize(image[106:338, 167:348], (64, 64), interpolation=cv2.INTER_AREA).astype(int)
+    assert np.abs(a - b).mean() < 12.0
+    np.testing.assert_allclose(
+        (moved.landmarks - moved.landmarks[0]) / (moved.box[2] - moved.box[0]),
+        (HOPPER - HOPPER[0]) / (348.0 - 167.0),
+        atol=1e-3,
+    )
+    alone, same = compose_scene(image, face, [], np.random.default_rng(2))
+    assert alone is image and same is face
+
+
+def test_side_light_darkens_one_side_and_tilt_moves_the_landmarks_with_the_face() -> None:
+    from ffdetect.synthesis.scenes import side_light, tilt
+
+    flat = np.full((100, 100, 3), 128, np.uint8)
+    lit = side_light(flat, np.random.default_rng(0)).astype(int)
+    assert lit.max() - lit.min() >= 25  # 30-70% brightness change across the image
+    image = grace_hopper()
+    face = Face((167.0, 106.0, 348.0, 338.0), 0.99, HOPPER)
+    turned, moved = tilt(image, face, np.random.default_rng(5))
+    assert turned.shape == image.shape
+    for (x, y), (u, v) in zip(HOPPER, moved.landmarks, strict=True):
+        before = image[int(y) - 3 : int(y) + 4, int(x) - 3 : int(x) + 4].mean(axis=(0, 1))
+        after = turned[int(v) - 3 : int(v) + 4, int(u) - 3 : int(u) + 4].mean(axis=(0, 1))
+        assert np.abs(before - after).max() < 25.0

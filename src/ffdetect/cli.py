@@ -257,6 +257,13 @@ def calibrate(
         help="Threshold rule: balanced_accuracy or eer (the development EER threshold). "
         "Default: eer for PAD models, balanced_accuracy otherwise (--target-fpr: its own).",
     ),
+    faces_per_image: int = typer.Option(
+        1,
+        "--faces-per-image",
+        min=1,
+        help="With --target-fpr: hold the target for an image of N real faces (its verdict is "
+        "its highest face), i.e. 1-(1-target)^(1/N) per face.",
+    ),
 ) -> None:
     """Choose threshold, abstention level and gamma on validation videos; store in the model."""
     _run("calibrate", locals())

@@ -22,6 +22,7 @@ def run(
     abstain: float,
     gamma: float,
     rule: str | None,
+    faces_per_image: int,
 ) -> None:
     """Calibrate ``model`` on a validation result file, or on ``split`` of ``data`` scored first,
     and store the calibration in the model's metadata."""
@@ -45,10 +46,16 @@ def run(
             gamma=gamma,
             c_min_quantile=abstain,
             rule=rule,
+            faces_per_image=faces_per_image,
         )
     meta.calibration = calibration
     write_meta(model, meta)
     stats = calibration.stats
+    if faces_per_image > 1:
+        typer.echo(
+            f"target FPR {target_fpr:g} per image of {faces_per_image} real faces: "
+            f"{stats['per_face_target_fpr']:.4f} per face"
+        )
     typer.echo(
         f"threshold {calibration.threshold:.4f}, c_min {calibration.c_min:.4f}, gamma {gamma} "
         f"({calibration.method} on {stats.get('n_videos')} videos, coverage "

@@ -24,7 +24,10 @@ exact formula is not available, so **everything here is ffdetect's own definitio
     threshold is placed midway in that gap, so it does not sit on a validation video.
   * ``method="target_fpr"`` (when ``target_fpr`` is given): the smallest validation score ``t``
     whose false-positive rate on the confident real videos is at most ``target_fpr`` (the
-    largest TPR meeting the target).
+    largest TPR meeting the target). With ``faces_per_image = N > 1`` the target holds for an
+    image (or a video) of N real faces, whose verdict is its highest face: each face is held to
+    ``1 - (1 - target_fpr) ** (1 / N)``, so that N independent real faces raise a false alarm
+    with probability ``target_fpr`` (a group photo of six at 5% needs 0.85% per face).
   * ``method="eer"`` (``rule="eer"``; the default of ``ffdetect calibrate`` for presentation
     attack detection models, the OULU-NPU / Replay-Attack convention): the equal error rate
     threshold of the confident validation videos
@@ -165,6 +168,7 @@ def calibrate(
     c_min_quantile: float = 0.0,
     chosen_on: str | None = None,
     rule: str = METHOD_BALANCED,
+    faces_per_image: int = 1,
 ) -> Calibration:
     """Choose the decision rule on validation videos (see the module docstring).
 
@@ -189,6 +193,11 @@ def calibrate(
         raise ValueError(f"threshold rule must be one of {', '.join(RULES)}, got {rule!r}")
     if target_fpr is not None and rule != METHOD_BALANCED:
         raise ValueError(f"give a target FPR or the {rule} rule, not both")
+    if faces_per_image < 1 or (faces_per_image > 1 and target_fpr is None):
+        raise ValueError(
+            f"faces per image must be 1 or more, and more than 1 only with a target FPR; "
+            f"got {faces_per_image}"
+        )
     c_min_rule = "given" if c_min is not None else f"quantile {c_min_quantile:g}"
     c_min = choose_c_min(c, c_min_quantile) if c_min is None else float(c_min)
 
@@ -206,7 +215,8 @@ def calibrate(
     elif target_fpr is None:
         method, threshold = METHOD_BALANCED, _best_balanced_threshold(ys, ss)
     else:
-        method, threshold = METHOD_TARGET_FPR, _target_fpr_threshold(ys, ss, target_fpr)
+        per_face = per_face_fpr(target_fpr, faces_per_image)
+        method, threshold = METHOD_TARGET_FPR, _target_fpr_threshold(ys, ss, per_face)
     tpr, fpr = _rates_at(ys, ss, threshold)
     stats = {
         "n_videos": int(y.size),
@@ -220,6 +230,9 @@ def calibrate(
         "fpr": fpr,
         "c_min_rule": c_min_rule,
     }
+    if faces_per_image > 1:
+        stats["faces_per_image"] = int(faces_per_image)
+        stats["per_face_target_fpr"] = per_face
     return Calibration(
         threshold=threshold,
         c_min=c_min,
@@ -229,6 +242,12 @@ def calibrate(
         chosen_on=chosen_on,
         stats=stats,
     )
+
+
+def per_face_fpr(target_fpr: float, faces_per_image: int) -> float:
+    """The false-positive rate per face at which an image of ``faces_per_image`` independent real
+    faces is flagged with probability ``target_fpr``: ``1 - (1 - target_fpr) ** (1 / N)``."""
+    return float(1.0 - (1.0 - target_fpr) ** (1.0 / faces_per_image))
 
 
 def decide(score: float, conf: float, calibration: Calibration) -> Decision:
@@ -247,6 +266,7 @@ def calibrate_from_results(
     c_min_quantile: float = 0.0,
     rule: str = METHOD_BALANCED,
     from_frames: bool = True,
+    faces_per_image: int = 1,
 ) -> Calibration:
     """Calibrate from a validation result file (see :mod:`ffdetect.evaluation.metrics`).
 
@@ -255,6 +275,7 @@ def calibrate_from_results(
     ``confidence`` columns are used as they are (they must have been computed with ``gamma``);
     without a ``confidence`` column every video counts as fully confident (conf 1).
     ``from_frames=False`` always uses the video columns (the scores a result file reports).
+    ``faces_per_image``: :func:`calibrate`.
     """
     from ffdetect.evaluation.metrics import read_results
 
@@ -280,6 +301,7 @@ def calibrate_from_results(
         c_min_quantile=c_min_quantile,
         chosen_on=str(result_csv),
         rule=rule,
+        faces_per_image=faces_per_image,
     )
     calibration.stats["scores_from"] = source
     return calibration

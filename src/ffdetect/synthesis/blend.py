@@ -196,13 +196,15 @@ def sbi_blend(
     rng: np.random.Generator,
     strength: float = 1.0,
     deform: float = 0.04,
+    outline: str = "face",
 ) -> np.ndarray:
     """A self-blended image in the SBI recipe (:func:`source_and_target`, a deformed
-    :func:`face_outline` mask, a ratio from :data:`BLEND_RATIOS`), same size as the RGB uint8
-    ``image``; ``landmarks`` are the face's five points in its pixels."""
+    :func:`face_outline` mask, or the grown landmark hull with ``outline="hull"``, a ratio from
+    :data:`BLEND_RATIOS`), same size as the RGB uint8 ``image``; ``landmarks`` are the face's five
+    points in its pixels."""
     _check_rgb(image)
     source, target = source_and_target(image, rng, strength)
-    mask = face_mask(image.shape[:2], landmarks, rng, deform=deform)[..., None]
+    mask = face_mask(image.shape[:2], landmarks, rng, deform=deform, outline=outline)[..., None]
     mask = mask * rng.choice(BLEND_RATIOS)
     return np.clip((mask * source + (1.0 - mask) * target).round(), 0, 255).astype(np.uint8)
 
@@ -220,6 +222,52 @@ def _match_colour(donor: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np
     return cv2.cvtColor(np.clip(d_lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 
+def warp_donor(
+    donor: np.ndarray,
+    donor_landmarks: np.ndarray,
+    target_landmarks: np.ndarray,
+    shape: tuple[int, int],
+) -> np.ndarray:
+    """The RGB uint8 ``donor`` photo warped (similarity) so that its five landmarks fall on
+    ``target_landmarks``, in an image of ``shape`` (borders reflected)."""
+    _check_rgb(donor)
+    matrix, _ = cv2.estimateAffinePartial2D(
+        np.asarray(donor_landmarks, np.float32), np.asarray(target_landmarks, np.float32)
+    )
+    if matrix is None:
+        raise ValueError("cannot align the donor face on the target's landmarks")
+    h, w = shape
+    return cv2.warpAffine(
+        donor, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
+
+
+def masked_swap(
+    target: np.ndarray,
+    target_landmarks: np.ndarray,
+    donor: np.ndarray,
+    donor_landmarks: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """An identity swap made the way SBI makes its blends, for *training*: another person's face
+    (:func:`warp_donor`), colour-matched inside the face (p 0.7) and sometimes down-and-up sampled
+    or sharpened (:func:`frequency_jitter`, p 0.5), blended into ``target`` inside a deformed
+    :func:`face_mask` at a ratio of 0.75 or 1. The held-out swaps (:func:`face_swap`: Poisson or a
+    blurred alpha oval) are made otherwise."""
+    _check_rgb(target)
+    h, w = target.shape[:2]
+    warped = warp_donor(donor, donor_landmarks, target_landmarks, (h, w))
+    mask = face_mask((h, w), target_landmarks, rng, deform=0.04)
+    if rng.random() < 0.7:
+        warped = _match_colour(warped, target, mask)
+    source = warped.astype(np.float32)
+    if rng.random() < 0.5:
+        source = frequency_jitter(source, rng)
+    alpha = (mask * rng.choice([0.75, 1.0, 1.0]))[..., None]
+    out = alpha * source + (1.0 - alpha) * target.astype(np.float32)
+    return np.clip(out.round(), 0, 255).astype(np.uint8)
+
+
 def face_swap(
     target: np.ndarray,
     target_landmarks: np.ndarray,
@@ -233,16 +281,8 @@ def face_swap(
     the face oval, then pasted with Poisson blending (``method="poisson"``) or a blurred alpha
     mask (``"alpha"``)."""
     _check_rgb(target)
-    _check_rgb(donor)
-    matrix, _ = cv2.estimateAffinePartial2D(
-        np.asarray(donor_landmarks, np.float32), np.asarray(target_landmarks, np.float32)
-    )
-    if matrix is None:
-        raise ValueError("cannot align the donor face on the target's landmarks")
     h, w = target.shape[:2]
-    warped = cv2.warpAffine(
-        donor, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-    )
+    warped = warp_donor(donor, donor_landmarks, target_landmarks, (h, w))
     polygon = face_outline(target_landmarks, scale=rng.uniform(0.85, 0.95))
     hard = np.zeros((h, w), np.uint8)
     cv2.fillConvexPoly(hard, cv2.convexHull(np.round(polygon).astype(np.int32)), 255)

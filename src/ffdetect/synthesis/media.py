@@ -64,14 +64,20 @@ def blend_face_in_photo(
 
 
 def sbi_face_in_photo(
-    photo: np.ndarray, face: Face, rng: np.random.Generator, strength: float = 1.0
+    photo: np.ndarray,
+    face: Face,
+    rng: np.random.Generator,
+    strength: float = 1.0,
+    outline: str = "face",
 ) -> np.ndarray:
     """``photo`` with ``face`` self-blended in the SBI recipe
-    (:func:`ffdetect.synthesis.blend.sbi_blend`) inside the region around it."""
+    (:func:`ffdetect.synthesis.blend.sbi_blend`, mask ``outline``) inside the region around it."""
     return blend_in_region(
         photo,
         face,
-        lambda region, landmarks: sbi_blend(region, landmarks, rng, strength=strength),
+        lambda region, landmarks: sbi_blend(
+            region, landmarks, rng, strength=strength, outline=outline
+        ),
     )
 
 

