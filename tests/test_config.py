@@ -68,3 +68,42 @@ def test_flip_average_is_a_detector_key_not_a_pretraining_one() -> None:
     assert load_config(TrainConfig, None, ["model.flip_average=true"]).model.flip_average
     with pytest.raises(ConfigError, match="pre-training has none"):
         load_config(PretrainConfig, None, ["model.flip_average=true"])
+
+
+def _float_fields(cls: type, prefix: str = "") -> list[str]:
+    """Dotted names of every float field (plain, optional or a list) of the dataclass ``cls``;
+    a list's name ends in ``[]``."""
+    import dataclasses
+    import typing
+
+    names = []
+    for name, hint in typing.get_type_hints(cls).items():
+        if dataclasses.is_dataclass(hint):
+            names += _float_fields(hint, f"{prefix}{name}.")
+        elif typing.get_origin(hint) is list and typing.get_args(hint) == (float,):
+            names.append(f"{prefix}{name}[]")
+        elif float in (typing.get_args(hint) or (hint,)):
+            names.append(f"{prefix}{name}")
+    return names
+
+
+def _every_float_field() -> list[tuple[type, str]]:
+    from ffdetect.pretrain.config import PretrainConfig
+
+    return [(cls, f) for cls in (TrainConfig, PretrainConfig) for f in _float_fields(cls)]
+
+
+@pytest.mark.parametrize("value", ["nan", ".nan", ".inf", "-.inf", "1e999"])
+@pytest.mark.parametrize(("cls", "field"), _every_float_field())
+def test_non_finite_numbers_are_refused_in_every_float_field(
+    cls: type, field: str, value: str
+) -> None:
+    name = field.removesuffix("[]")
+    override = f"{name}=[0.5, {value}]" if field.endswith("[]") else f"{name}={value}"
+    with pytest.raises(ConfigError, match=f"{name}: expected a finite number"):
+        load_config(cls, None, [override])
+
+
+def test_float_fields_are_found() -> None:
+    fields = {f for _, f in _every_float_field()}
+    assert {"optim.lr", "schedule.min_lr", "loss.ce", "mask.ratio", "optim.betas[]"} <= fields

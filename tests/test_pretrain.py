@@ -456,3 +456,27 @@ def test_two_process_ddp_equals_single_process(face_folder: Path, tmp_path: Path
     apart = max((a[k] - b[k]).abs().max().item() for k in a)
     assert moved > 1e-3
     assert apart < 1e-2 * moved, (apart, moved)
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        (
+            "data.batch_size=16",
+            "error: 12 real faces are fewer than one batch (data.batch_size=16): "
+            "set data.batch_size=12 or less",
+        ),
+        ("optim.lr=nan", "optim.lr: expected a finite number, got 'nan'"),
+    ],
+)
+def test_cli_refuses_a_batch_larger_than_the_data_or_a_nan_lr_in_one_line(
+    face_folder: Path, tmp_path: Path, override: str, line: str
+) -> None:
+    """One line naming the option, exit 2, before any progress bar."""
+    config = _write_config(tmp_path / "tiny.yaml", tiny_cfg())
+    args = ["--config", str(config), "--data", str(face_folder), "--out", str(tmp_path / "run")]
+    result = CliRunner().invoke(app, ["pretrain", *args, override])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: ") and line in result.output, result.output
+    assert len(result.output.splitlines()) == 1 and "0/0" not in result.output
+    assert not (tmp_path / "run").exists()

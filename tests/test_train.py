@@ -312,3 +312,43 @@ def test_paired_training_reads_twins_from_a_prepared_directory(tmp_path) -> None
     plain = write_prepared(tmp_path / "plain", size=32)
     with pytest.raises(ValueError, match="no real video has a fake twin"):
         twin_groups(prepared_datasets(cfg, plain)[0])
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        (
+            "data.batch_size=32",
+            "error: 16 training faces are fewer than one batch (data.batch_size=32): "
+            "set data.batch_size=16 or less",
+        ),
+        ("optim.lr=nan", "error: configs/tiny-competitive.yaml.optim.lr: expected a finite number"),
+    ],
+)
+def test_cli_refuses_a_batch_larger_than_the_data_or_a_nan_lr_in_one_line(
+    tmp_path, monkeypatch, override: str, line: str
+) -> None:
+    """One line naming the option, exit 2, before any progress bar."""
+    from typer.testing import CliRunner
+
+    from ffdetect.cli import app
+    from prepared_support import write_prepared
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    data = write_prepared(tmp_path / "data", size=32)
+    args = ["--data", str(data), "--out", str(tmp_path / "run"), "model.img_size=32", override]
+    result = CliRunner().invoke(app, ["train", "--config", "configs/tiny-competitive.yaml", *args])
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines()[0].startswith(line), result.output
+    assert len(result.output.splitlines()) == 1 and "0/0" not in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_batch_size_that_does_not_split_over_the_processes_names_a_multiple() -> None:
+    from ffdetect.train.batches import BatchSizeError, batches_per_epoch
+
+    assert batches_per_epoch(17, 8, "training faces", processes=2) == 2
+    with pytest.raises(BatchSizeError, match="set data.batch_size to a multiple of 2"):
+        batches_per_epoch(100, 9, "training faces", processes=2)
+    with pytest.raises(BatchSizeError, match="set data.batch_size=6 or a smaller multiple of 2"):
+        batches_per_epoch(7, 8, "training faces", processes=2)

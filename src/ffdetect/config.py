@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -22,6 +23,20 @@ class ConfigError(UserError, ValueError):
 def _field_types(cls: type) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _finite_float(value: Any, where: str) -> float:
+    """``value`` as a finite float: an int or a numeric string (YAML 1.1 reads "3e-4", without a
+    dot, as a string) is converted; a bool, nan or an infinity is refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{where}: expected float, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{where}: expected float, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+    return number
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:
@@ -48,14 +63,9 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         return (
             type(value)(_coerce(v, item, where) for v in value) if origin is list else tuple(value)
         )
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint is float and isinstance(value, str):
-        try:  # YAML 1.1 reads "3e-4" (no dot) as a string
-            return float(value)
-        except ValueError:
-            raise ConfigError(f"{where}: expected float, got {value!r}") from None
-    if hint in (int, float, str, bool) and not isinstance(value, hint):
+    if hint is float:
+        return _finite_float(value, where)
+    if hint in (int, str, bool) and not isinstance(value, hint):
         raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
     if hint is int and isinstance(value, bool):
         raise ConfigError(f"{where}: expected int, got {value!r}")

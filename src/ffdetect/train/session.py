@@ -20,6 +20,7 @@ from ffdetect.checkpoint.model_format import load_backbone_weights, load_strict
 from ffdetect.models.backbone import architecture_for, create_backbone
 from ffdetect.train import checkpointing
 from ffdetect.train import distributed as dist_utils
+from ffdetect.train.batches import BatchSizeError, batches_per_epoch
 from ffdetect.train.checkpointing import load_training_state, rng_state, save_atomic, set_rng_state
 from ffdetect.train.config import ModelConfig
 
@@ -132,9 +133,8 @@ def epoch_loader(
 ) -> tuple[DataLoader, DistributedSampler | GroupSampler]:
     """Shuffled loader of the global batch ``batch_size`` split over the processes; with
     ``groups`` (lists of sample indices) each group is drawn together (:class:`GroupSampler`)."""
+    batches_per_epoch(len(dataset), batch_size, "samples", info.world_size)
     per_process = batch_size // info.world_size
-    if per_process < 1 or per_process * info.world_size != batch_size:
-        raise ValueError(f"batch size {batch_size} does not split over {info.world_size} processes")
     sampler: DistributedSampler | GroupSampler
     if groups is not None:
         sampler = GroupSampler(groups, batch_size, seed, info)
@@ -157,7 +157,10 @@ def epoch_loader(
         pin_memory=info.device.type == "cuda",
     )
     if len(loader) == 0:
-        raise ValueError(f"{len(dataset)} samples do not fill one batch of {batch_size}")
+        raise BatchSizeError(
+            f"the {len(dataset)} samples, drawn in groups, do not fill one batch of "
+            f"data.batch_size={batch_size}: set a smaller data.batch_size"
+        )
     return loader, sampler
 
 
