@@ -7,12 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from test_detect_helpers import photo, save_tiny_model, small_video, stub_pipeline, write_png
+from test_detect_helpers import (
+    BoxDetector,
+    photo,
+    save_tiny_model,
+    small_video,
+    stub_pipeline,
+    write_png,
+)
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from ffdetect.serve.app import create_app  # noqa: E402
+from ffdetect.inference.pipeline import DetectOptions  # noqa: E402
+from ffdetect.serve.app import create_app, load_app  # noqa: E402
 from ffdetect.serve.limits import ServeLimits  # noqa: E402
 
 
@@ -121,3 +129,18 @@ def test_unreadable_image_file_on_disk(model: Path, tmp_path: Path) -> None:
     client, _ = client_for(model)
     with client:
         assert client.post("/v1/detect", files={"file": ("ok.png", bad)}).status_code == 415
+
+
+def test_int8_backend_scores_close_to_torch(model: Path) -> None:
+    """``load_app(backend="int8")`` scores with the quantized copy: 200, a score within 0.02
+    of torch's, and ``GET /v1/model`` says which backend answers."""
+    scores = {}
+    for backend in ("torch", "int8"):
+        asgi = load_app(model, backend, ServeLimits(frames=3), options=DetectOptions(crop_size=64))
+        asgi.state.service.pipeline._face_detector = BoxDetector([(0.1, 0.1, 0.45, 0.6)])
+        with TestClient(asgi, base_url="http://localhost") as client:
+            r = client.post("/v1/detect", files={"file": ("a.png", png_bytes())})
+            assert r.status_code == 200, r.text
+            scores[backend] = r.json()["score"]
+            assert client.get("/v1/model").json()["backend"] == backend
+    assert scores["int8"] == pytest.approx(scores["torch"], abs=0.02)

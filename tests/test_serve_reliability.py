@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +31,7 @@ from ffdetect.checkpoint.model_format import read_meta, write_meta  # noqa: E402
 from ffdetect.cli import app as cli_app  # noqa: E402
 from ffdetect.data.video import VideoInfo  # noqa: E402
 from ffdetect.inference.inputs import Media  # noqa: E402
-from ffdetect.serve.app import create_app, public_info  # noqa: E402
+from ffdetect.serve.app import create_app, public_info, server_options  # noqa: E402
 from ffdetect.serve.limits import LimitError, ServeLimits, check_media  # noqa: E402
 from ffdetect.serve.security import ServeConfigError, check_bind, is_loopback  # noqa: E402
 
@@ -276,3 +279,123 @@ def test_frame_count_limit_holds_at_any_frame_rate(model: Path, tmp_path: Path) 
     assert "lasts" in refused(VideoInfo(100, 0.0, 32, 32, seconds=500.0), limits)
     assert refused(VideoInfo(3000, 25.0, 32, 32), limits) is None  # 2 minutes at 25 fps
     assert "frames" in refused(VideoInfo(3000, 25.0, 32, 32), ServeLimits(max_video_frames=2000))
+
+
+def stall_head(port: int, source: str = "127.0.0.1") -> socket.socket:
+    """A connection that sends its request line and part of its headers, then stalls."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+    s.sendall(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Slow: ".encode())
+    return s
+
+
+def read_raw(sock: socket.socket, timeout: float) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    sock.settimeout(timeout)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_stalled_headers_do_not_starve_other_clients(model: Path) -> None:
+    """70 connections from 127.0.0.1 stall inside their headers (one dribbles a byte every
+    0.3 s): past the per-address cap they get 503 at once, the held ones 408 after the header
+    timeout, and a client from 127.0.0.2 is served all along. Plain uvicorn answers it 503."""
+    limits = ServeLimits(frames=3, header_timeout=2.0, max_connections_per_client=8)
+    app = create_app(stub_pipeline(model), limits)
+    with running_server(app, **server_options(limits)) as port:
+        t0 = time.monotonic()
+        stalled = [stall_head(port) for _ in range(70)]
+        time.sleep(0.3)
+        refused = [s for s in stalled if select.select([s], [], [], 0)[0]]
+        assert len(refused) == 70 - 8
+        for s in refused:
+            assert read_raw(s, 5).startswith(b"HTTP/1.1 503"), "over the cap: 503"
+            s.close()
+        held = [s for s in stalled if s not in refused]
+        conn = http.client.HTTPConnection(
+            "127.0.0.1", port, timeout=10, source_address=("127.0.0.2", 0)
+        )
+        conn.request("GET", "/healthz")
+        response = conn.getresponse()
+        assert response.status == 200 and response.read()
+        conn.request("POST", "/v1/detect", body=multipart("f.png", png_bytes()),
+                     headers={"Content-Type": head_type()})  # fmt: skip
+        response = conn.getresponse()
+        assert response.status == 200 and json.loads(response.read())["n_faces"] == 2
+        conn.close()
+        while time.monotonic() - t0 < 1.5:  # dribbling bytes does not restart the clock
+            held[0].sendall(b"x")
+            time.sleep(0.3)
+        for s in held:
+            assert read_raw(s, 5).startswith(b"HTTP/1.1 408")
+            s.close()
+        waited = time.monotonic() - t0
+        assert 2.0 <= waited < 4.0, waited
+
+        # Keep-alive: after a served request, the next head is timed too.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            assert s.recv(65536).startswith(b"HTTP/1.1 200")
+            t1 = time.monotonic()
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: ")
+            assert read_raw(s, 5).startswith(b"HTTP/1.1 408")
+            assert 2.0 <= time.monotonic() - t1 < 4.0
+
+
+def test_plain_uvicorn_is_starved_by_stalled_headers(model: Path) -> None:
+    """Why the guard exists: without it 64 stalled heads make another address's request 503."""
+    app = create_app(stub_pipeline(model), ServeLimits(frames=3))
+    with running_server(app, limit_concurrency=64) as port:
+        stalled = [stall_head(port) for _ in range(70)]
+        time.sleep(0.3)
+        conn = http.client.HTTPConnection(
+            "127.0.0.1", port, timeout=10, source_address=("127.0.0.2", 0)
+        )
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().status == 503
+        conn.close()
+        for s in stalled:
+            s.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_verb_backend_and_connection_options(model: Path) -> None:
+    """``ffdetect serve --backend int8 --header-timeout 2 --max-per-client 2`` as a real
+    process: ``/v1/model`` reports them, a third stalled head from one address gets 503 and
+    the held ones 408; an unknown backend is one error line."""
+    port = free_port()
+    command = [sys.executable, "-m", "ffdetect.cli", "serve", "--model", str(model),
+               "--port", str(port), "--backend", "int8", "--header-timeout", "2",
+               "--max-per-client", "2"]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/v1/model")
+                info = json.loads(conn.getresponse().read())
+                conn.close()
+                break
+            except ConnectionRefusedError:
+                time.sleep(0.2)
+        assert info["backend"] == "int8"
+        assert info["limits"]["header_timeout"] == 2.0
+        assert info["limits"]["max_connections_per_client"] == 2
+        stalled = [stall_head(port) for _ in range(3)]
+        assert read_raw(stalled[2], 5).startswith(b"HTTP/1.1 503")
+        assert all(read_raw(s, 5).startswith(b"HTTP/1.1 408") for s in stalled[:2])
+        for s in stalled:
+            s.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    r = CliRunner().invoke(cli_app, ["serve", "--model", str(model), "--backend", "fp16"])
+    assert r.exit_code == 2 and "backend must be" in r.output and "Traceback" not in r.output

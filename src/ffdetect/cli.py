@@ -327,9 +327,23 @@ def serve(
     max_seconds: float = typer.Option(120.0, "--max-seconds", help="Longest video."),
     max_queue: int = typer.Option(4, "--max-queue", min=1, help="Requests queued before 503."),
     frames: int = typer.Option(32, "--frames", min=1, help="Frames sampled per video."),
-    backend: str = typer.Option("torch", "--backend", help="torch or onnx (MODEL/model.onnx)."),
+    backend: str = typer.Option(
+        "torch", "--backend", help="torch, int8 (quantized CPU copy) or onnx (MODEL/model.onnx)."
+    ),
     body_timeout: float = typer.Option(
         30.0, "--body-timeout", min=0.1, help="Seconds to receive a request body (then 408)."
+    ),
+    header_timeout: float = typer.Option(
+        10.0,
+        "--header-timeout",
+        min=0.1,
+        help="Seconds to receive a request's headers (then 408 and the connection is closed).",
+    ),
+    max_per_client: int = typer.Option(
+        8,
+        "--max-per-client",
+        min=1,
+        help="Open connections per client address (more: 503); raise it behind a reverse proxy.",
     ),
     allowed_host: list[str] = typer.Option(
         [],

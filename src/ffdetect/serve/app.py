@@ -34,7 +34,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from ffdetect.inference.inputs import MediaError, sniff
-from ffdetect.inference.pipeline import DetectionPipeline
+from ffdetect.inference.pipeline import DetectionPipeline, DetectOptions
+from ffdetect.serve.connections import guarded_protocol
 from ffdetect.serve.limits import BodyLimit, LimitError, ServeLimits, check_media
 from ffdetect.serve.security import (
     LOCAL_NAMES,
@@ -137,10 +138,12 @@ def create_app(
     limits: ServeLimits | None = None,
     allowed_hosts: Sequence[str] | None = None,
     token: str | None = None,
+    backend: str = "torch",
 ) -> Any:
     """The ASGI application: FastAPI behind the Host check, the bearer token (when given) and
     the body limits. ``allowed_hosts`` defaults to the local names (see
-    :func:`~ffdetect.serve.security.default_allowed_hosts`)."""
+    :func:`~ffdetect.serve.security.default_allowed_hosts`); ``backend`` names how
+    ``pipeline`` scores, for ``GET /v1/model``."""
     limits = limits or ServeLimits()
     pipeline.options.frames = limits.frames
     service = DetectService(pipeline, limits)
@@ -175,7 +178,8 @@ def create_app(
     @app.get("/v1/model")
     def model() -> dict[str, Any]:
         """The loaded model: architecture, parameters, calibration, provenance, limits."""
-        return public_info(pipeline.model_info()) | {"limits": limits.__dict__}
+        info = public_info(pipeline.model_info())
+        return info | {"backend": backend, "limits": limits.__dict__}
 
     @app.post("/v1/detect")
     async def detect(request: Request, explain: bool = False) -> JSONResponse:
@@ -213,6 +217,23 @@ def create_app(
     return app
 
 
+def load_app(
+    model: str | Path,
+    backend: str = "torch",
+    limits: ServeLimits | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+    token: str | None = None,
+    options: DetectOptions | None = None,
+) -> Any:
+    """Load the model directory ``model`` and build its application (:func:`create_app`).
+
+    ``backend`` scores with the model itself (``"torch"``), its dynamically quantized int8
+    copy (``"int8"``, :func:`ffdetect.models.fast.quantize_int8`) or ``MODEL/model.onnx``
+    (``"onnx"``); explanations always use the fp32 model."""
+    pipeline = DetectionPipeline.from_model(model, options, backend=backend)
+    return create_app(pipeline, limits, allowed_hosts, token, backend=backend)
+
+
 def serve(
     model: str | Path,
     host: str = "127.0.0.1",
@@ -231,13 +252,16 @@ def serve(
     limits = limits or ServeLimits()
     for warning in check_bind(host, token):
         print(f"warning: {warning}", file=sys.stderr)
-    pipeline = DetectionPipeline.from_model(model, backend=backend)
-    app = create_app(pipeline, limits, allowed_hosts or default_allowed_hosts(host), token)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="info",
-        limit_concurrency=limits.max_connections,
-        timeout_keep_alive=5,
-    )
+    app = load_app(model, backend, limits, allowed_hosts or default_allowed_hosts(host), token)
+    uvicorn.run(app, host=host, port=port, log_level="info", **server_options(limits))
+
+
+def server_options(limits: ServeLimits) -> dict[str, Any]:
+    """uvicorn settings that hold ``limits``' connection rules: at most ``max_connections``
+    open (then 503), ``max_connections_per_client`` per client address and ``header_timeout``
+    seconds per request head (:func:`~ffdetect.serve.connections.guarded_protocol`)."""
+    return {
+        "limit_concurrency": limits.max_connections,
+        "timeout_keep_alive": 5,
+        "http": guarded_protocol(limits.header_timeout, limits.max_connections_per_client),
+    }

@@ -30,6 +30,8 @@ class ServeLimits:
     max_queue: int = 4  # requests waiting or running; more get 503
     body_timeout: float = 30.0  # seconds to receive a request's whole body; then 408
     max_connections: int = 64  # open connections (uvicorn's limit_concurrency); more get 503
+    header_timeout: float = 10.0  # seconds to receive a request's line and headers; then 408
+    max_connections_per_client: int = 8  # open connections of one address; more get 503
     frames: int = 32
     explain_faces: int = 6  # heat maps per face track returned to the page
 
