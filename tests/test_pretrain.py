@@ -35,6 +35,9 @@ from ffdetect.synthesis.sources import lfw_faces
 from ffdetect.train.config import TrainConfig
 from ffdetect.train.run import build_training_model
 
+sys.path.insert(0, str(Path(__file__).parent))
+from curves_support import png_size  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -480,3 +483,16 @@ def test_cli_refuses_a_batch_larger_than_the_data_or_a_nan_lr_in_one_line(
     assert result.output.startswith("error: ") and line in result.output, result.output
     assert len(result.output.splitlines()) == 1 and "0/0" not in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_curves_png_is_written_every_epoch_and_redrawn_on_resume(
+    face_folder: Path, tmp_path: Path
+) -> None:
+    run, faces = tmp_path / "run", real_face_paths(face_folder)
+    pretrain(tiny_cfg(run={"max_steps": 3, "reconstructions": 0}), faces, run)
+    curves = run / "curves.png"
+    assert png_size(curves) == (700, 900)
+    first = curves.read_bytes()
+    pretrain(tiny_cfg(run={"reconstructions": 0}), faces, run, resume=True)
+    assert png_size(curves) == (700, 900) and curves.read_bytes() != first
+    assert not list(run.glob(".curves.png.*"))

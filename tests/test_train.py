@@ -352,3 +352,17 @@ def test_batch_size_that_does_not_split_over_the_processes_names_a_multiple() ->
         batches_per_epoch(100, 9, "training faces", processes=2)
     with pytest.raises(BatchSizeError, match="set data.batch_size=6 or a smaller multiple of 2"):
         batches_per_epoch(7, 8, "training faces", processes=2)
+
+
+def test_curves_png_is_written_every_epoch_and_redrawn_on_resume(tmp_path) -> None:
+    from curves_support import png_size
+
+    run = tmp_path / "run"
+    frames, val = SyntheticFrames(n_videos=4), SyntheticFrames(n_videos=2, seed=1)
+    train(tiny_config(schedule={"epochs": 2}, run={"max_steps": 2}), frames, val, run)
+    curves = run / "curves.png"
+    assert png_size(curves) == (700, 900)
+    first = curves.read_bytes()
+    assert not list(run.glob(".curves.png.*"))  # no temporary left behind
+    train(tiny_config(schedule={"epochs": 2}), frames, val, run, resume=True)
+    assert png_size(curves) == (700, 900) and curves.read_bytes() != first

@@ -11,6 +11,7 @@ Run directory::
     RUN_DIR/config.yaml              the resolved configuration
     RUN_DIR/log.csv                  loss, lr, gradient norm and throughput per logged step
     RUN_DIR/epochs.csv               mean loss per epoch
+    RUN_DIR/curves.png               the two above drawn, redrawn every epoch (atomic)
     RUN_DIR/checkpoints/last.pt      model, optimizer, scheduler, RNG state, epoch (atomic)
     RUN_DIR/model/                   the pre-trained backbone (our format, kind "backbone")
     RUN_DIR/reconstruction.png       input | masked input | prediction (pixel target)
@@ -46,6 +47,7 @@ from ffdetect.pretrain.model import MaskedImageModel
 from ffdetect.pretrain.targets import PixelTarget, build_target
 from ffdetect.pretrain.visualize import save_reconstruction_png
 from ffdetect.train import distributed as dist_utils
+from ffdetect.train.curves import write_curves
 from ffdetect.train.engine import autocast
 from ffdetect.train.optim import build_scheduler
 from ffdetect.train.session import (
@@ -264,6 +266,7 @@ def pretrain(
                 last_loss=last_loss,
                 config=to_dict(cfg),
             )
+            write_curves(run_dir)
         dist_utils.barrier(info)
 
     if info.is_main:

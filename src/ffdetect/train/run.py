@@ -10,6 +10,7 @@ Run directory::
     RUN_DIR/config.yaml              the resolved configuration
     RUN_DIR/log.csv                  every loss term, lr and throughput per step
     RUN_DIR/epochs.csv               validation metrics per epoch
+    RUN_DIR/curves.png               loss terms and lr per step, metrics per epoch (atomic)
     RUN_DIR/checkpoints/last.pt      model, optimizer, scheduler, RNG state, epoch (atomic)
     RUN_DIR/best/                    the best epoch's main branch (our format)
     RUN_DIR/val_results.csv          its validation predictions (+ _frames.csv), for calibrate
@@ -44,6 +45,7 @@ from ffdetect.models.detector import CompetitiveDetector, Detector
 from ffdetect.models.heads import ClassifierHead
 from ffdetect.train import distributed as dist_utils
 from ffdetect.train.config import TrainConfig
+from ffdetect.train.curves import write_curves
 from ffdetect.train.data import twin_groups
 from ffdetect.train.engine import FramePredictions, StepContext, predict, train_one_epoch
 from ffdetect.train.optim import build_optimizer, build_scheduler
@@ -274,6 +276,7 @@ def train(
                 best_epoch=best_epoch,
                 config=to_dict(cfg),
             )
+            write_curves(run_dir)
         dist_utils.barrier(info)
 
     if info.is_main:
