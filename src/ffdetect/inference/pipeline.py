@@ -30,7 +30,12 @@ from ffdetect.data.video import iter_frames, sample_indices
 from ffdetect.evaluation.calibration import decide, video_score
 from ffdetect.inference.inputs import MediaError, load_image, sniff
 from ffdetect.inference.results import DetectionResult, FaceResult, TrackResult, finish
-from ffdetect.inference.scoring import FaceScore, score_crops
+from ffdetect.inference.scoring import (
+    FaceScore,
+    NonFiniteScoresError,
+    check_finite,
+    score_crops,
+)
 from ffdetect.models.detector import Detector
 
 #: A followed face must overlap its face in the previous frame this much, else a full detection.
@@ -241,6 +246,8 @@ class DetectionPipeline:
                 self._run_image(load_image(path), result)
             else:
                 self._run_video(Path(path), media.video.frames, result, progress)
+        except NonFiniteScoresError as exc:
+            result.error, result.model_failed = str(exc), True
         except (MediaError, OSError, ValueError, RuntimeError) as exc:
             result.error = str(exc)
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
@@ -261,7 +268,7 @@ class DetectionPipeline:
             faces = [(0, 0, (0.0, 0.0, float(w), float(h)), rgb)]
         else:
             faces = [(i, 0, f.box, self._crop(rgb, f)) for i, f in enumerate(self.find_faces(rgb))]
-        scores = self.scorer([crop for *_, crop in faces])
+        scores = self._model_scores([crop for *_, crop in faces])
         for (track, frame, box, crop), s in zip(faces, scores, strict=True):
             result.faces.append(FaceResult(frame, track, box, s.p_fake, s.confidence, crop))
             self._add_track(result, track, [s])
@@ -348,9 +355,14 @@ class DetectionPipeline:
         if not crops:
             return
         with self._timed("model"):
-            scores = iter(self.scorer(crops))
+            scores = iter(self._model_scores(crops))
         for frame in frames:
             frame.scores = [next(scores) for _ in frame.crops]
+
+    def _model_scores(self, crops: list[np.ndarray]) -> list[FaceScore]:
+        scores = list(self.scorer(crops))
+        check_finite(scores)
+        return scores
 
     @contextmanager
     def _timed(self, stage: str) -> Iterator[None]:

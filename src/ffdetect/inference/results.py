@@ -76,6 +76,7 @@ class DetectionResult:
     tracks: list[TrackResult] = field(default_factory=list)
     faces: list[FaceResult] = field(default_factory=list)
     error: str | None = None
+    model_failed: bool = False  # ``error`` is the model's (non-finite outputs), not the input's
     seconds: float = 0.0
     explanations: dict[str, Any] = field(default_factory=dict)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,20 @@ class FaceScore:
 
     p_fake: float
     confidence: float
+
+
+class NonFiniteScoresError(RuntimeError):
+    """The model produced NaN or infinite outputs: the model is broken, not the input."""
+
+
+def check_finite(scores: Sequence[FaceScore]) -> None:
+    """Raise :class:`NonFiniteScoresError` when any score or confidence is NaN or infinite."""
+    bad = sum(not (math.isfinite(s.p_fake) and math.isfinite(s.confidence)) for s in scores)
+    if bad:
+        raise NonFiniteScoresError(
+            f"the model produced NaN (non-finite outputs) for {bad} of {len(scores)} faces of "
+            "this input: its weights are broken; retrain it or load another checkpoint"
+        )
 
 
 @torch.inference_mode()

@@ -112,8 +112,9 @@ class DetectService:
             raise LimitError(415, f"unsupported content: {message}") from None
         check_media(media, self.limits)
         result = self.pipeline.run(path)
-        if result.error:
-            raise LimitError(422, result.error.replace(str(path), name))
+        if result.error:  # a broken model is the server's fault (500), a bad input the client's
+            status = 500 if result.model_failed else 422
+            raise LimitError(status, result.error.replace(str(path), name))
         result.input = name
         out = result.to_dict()
         if explain and result.faces:
