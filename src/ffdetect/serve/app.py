@@ -11,7 +11,9 @@ A request's whole body is read (at most ``max_upload_mb``, within ``body_timeout
 detection. Uploads are written into a private temporary folder (mode 0700) created for each
 request and deleted after it; the client's file name is reduced to a safe base name. Detection
 runs on one worker thread; at most ``max_queue`` requests wait or run, more are answered 503.
-Who may connect: :mod:`ffdetect.serve.security` (Host check, bearer token, bind rule).
+Who may connect: :mod:`ffdetect.serve.security` (Host check, bearer token, bind rule); how long
+a request head may take and how many connections one address may hold:
+:mod:`ffdetect.serve.connections`. A model that produces NaN is answered 500.
 ``GET /v1/model`` shows no local paths or command lines.
 """
 
