@@ -12,9 +12,11 @@ Run directory::
     RUN_DIR/epochs.csv               validation metrics per epoch
     RUN_DIR/curves.png               loss terms and lr per step, metrics per epoch (atomic)
     RUN_DIR/checkpoints/last.pt      model, optimizer, scheduler, RNG state, epoch (atomic)
-    RUN_DIR/best/                    the best epoch's main branch (our format)
+    RUN_DIR/best/                    the best epoch so far's main branch (our format), rewritten
+                                     whenever validation improves
     RUN_DIR/val_results.csv          its validation predictions (+ _frames.csv), for calibrate
-    RUN_DIR/model/                   the exported deployable detector
+    RUN_DIR/model/                   the deployable detector: a copy of best/ when training ends
+                                     (the last epoch's main branch without a validation split)
 """
 
 from __future__ import annotations
