@@ -306,9 +306,10 @@ def test_stalled_headers_do_not_starve_other_clients(model: Path) -> None:
     with running_server(app, **server_options(limits)) as port:
         t0 = time.monotonic()
         stalled = [stall_head(port) for _ in range(70)]
-        time.sleep(0.3)
-        refused = [s for s in stalled if select.select([s], [], [], 0)[0]]
-        assert len(refused) == 70 - 8
+        refused: list[socket.socket] = []
+        while len(refused) < 70 - 8 and time.monotonic() - t0 < 1.5:
+            refused = select.select(stalled, [], [], 0.1)[0]
+        assert len(refused) == 70 - 8, "all but 8 answered at once"
         for s in refused:
             assert read_raw(s, 5).startswith(b"HTTP/1.1 503"), "over the cap: 503"
             s.close()
@@ -331,7 +332,7 @@ def test_stalled_headers_do_not_starve_other_clients(model: Path) -> None:
             assert read_raw(s, 5).startswith(b"HTTP/1.1 408")
             s.close()
         waited = time.monotonic() - t0
-        assert 2.0 <= waited < 4.0, waited
+        assert 2.0 <= waited < 5.0, waited
 
         # Keep-alive: after a served request, the next head is timed too.
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
@@ -340,7 +341,7 @@ def test_stalled_headers_do_not_starve_other_clients(model: Path) -> None:
             t1 = time.monotonic()
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: ")
             assert read_raw(s, 5).startswith(b"HTTP/1.1 408")
-            assert 2.0 <= time.monotonic() - t1 < 4.0
+            assert 2.0 <= time.monotonic() - t1 < 5.0
 
 
 def test_plain_uvicorn_is_starved_by_stalled_headers(model: Path) -> None:
