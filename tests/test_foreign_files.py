@@ -110,7 +110,8 @@ def test_pretrain_init_refuses_a_malicious_file_in_one_line(data, tmp_path, fmt)
     evil = _evil_file(tmp_path / "evil.pth", marker, fmt)
     args = ["pretrain", "--config", str(PRETRAIN_CONFIG), "--data", str(data)]
     args += ["--out", str(tmp_path / "run"), "--init", str(evil)]
-    result = runner.invoke(app, [*args, "model.img_size=32", "model.depth=1"])
+    overrides = ["model.img_size=32", "model.depth=1", "data.batch_size=4"]
+    result = runner.invoke(app, [*args, *overrides])
     assert "refusing to load" in _one_line_error(result, evil)
     assert not marker.exists()
 
