@@ -87,8 +87,8 @@ def test_calibration_values_checked_in_the_library(val_results) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("threshold", math.nan, "threshold must be a finite number"),
-     ("gamma", math.inf, "gamma must be a finite number"),
+    [("threshold", math.nan, "threshold: expected a finite number"),
+     ("gamma", math.inf, "gamma: expected a finite number"),
      ("c_min", -1.0, "c_min must be a finite number >= 0"),
      ("threshold", "high", "expected float")],
 )  # fmt: skip
