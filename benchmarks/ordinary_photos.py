@@ -34,7 +34,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from real_faces import FORGED_IOU, Sample, auc_with_interval, face_table, image_table, score
+from real_faces import (
+    FORGED_IOU,
+    Sample,
+    auc_with_interval,
+    face_table,
+    image_table,
+    publish,
+    score,
+)
 
 from ffdetect.data.detectors import Face, make_detector
 from ffdetect.data.manifest import atomic_write_text
@@ -224,8 +232,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         *image_table(made, t, args.draws, ("untouched", *KINDS)),
     ]
-    atomic_write_text(args.out, "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish(args.out, lines)
     if args.scores is not None:
         write_scores(made, args.scores)
 

@@ -255,6 +255,12 @@ def image_table(
     return lines
 
 
+def publish(out: Path, lines: list[str]) -> None:
+    """Write the report ``lines`` to ``out`` (atomically) and print them."""
+    atomic_write_text(out, "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def write_frames(samples: list[Sample], folder: Path) -> list[Path]:
     """Per forgery kind, the headshot faces (untouched ones and that kind's) as a frame-level
     result file ``headshots_<kind>_frames.csv`` (one face per one-frame video)."""
@@ -319,8 +325,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         *image_table(samples, t, args.draws),
     ]
-    atomic_write_text(args.out, "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish(args.out, lines)
     if args.frames is not None:
         write_frames(samples, args.frames)
 

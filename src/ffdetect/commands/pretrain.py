@@ -12,7 +12,7 @@ from ffdetect.config import job_overrides, load_config
 from ffdetect.pretrain.config import PretrainConfig
 from ffdetect.pretrain.data import real_face_paths
 from ffdetect.pretrain.run import pretrain
-from ffdetect.train.batches import batches_per_epoch
+from ffdetect.train.batches import planned_steps
 from ffdetect.train.distributed import launched_as_main, launched_world_size
 from ffdetect.train.progress import StepProgress
 
@@ -30,12 +30,14 @@ def run(
     with as_user_errors(FileNotFoundError, ValueError):
         cfg = load_config(PretrainConfig, config, job_overrides(overrides or [], init, max_steps))
         faces = real_face_paths(data, cfg.data.splits, cfg.data.frames_per_video)
-    per_epoch = batches_per_epoch(
-        len(faces), cfg.data.batch_size, "real faces", launched_world_size()
+    steps = planned_steps(
+        len(faces),
+        cfg.data.batch_size,
+        "real faces",
+        cfg.schedule.epochs,
+        cfg.run.max_steps,
+        launched_world_size(),
     )
-    steps = cfg.schedule.epochs * per_epoch
-    if cfg.run.max_steps is not None:
-        steps = min(steps, cfg.run.max_steps)
     is_main = launched_as_main()
     if is_main:
         typer.echo(

@@ -9,7 +9,7 @@ import typer
 
 from ffdetect.commands.failures import as_user_errors
 from ffdetect.config import job_overrides, load_config
-from ffdetect.train.batches import batches_per_epoch
+from ffdetect.train.batches import planned_steps
 from ffdetect.train.config import TrainConfig, recipe_warnings
 from ffdetect.train.data import prepared_datasets
 from ffdetect.train.distributed import launched_as_main, launched_world_size
@@ -37,12 +37,14 @@ def run(
             TrainConfig, config, job_overrides([*(overrides or []), *extra], init, max_steps)
         )
         train_set, val_set = prepared_datasets(cfg, data)
-    per_epoch = batches_per_epoch(
-        len(train_set), cfg.data.batch_size, "training faces", launched_world_size()
+    steps = planned_steps(
+        len(train_set),
+        cfg.data.batch_size,
+        "training faces",
+        cfg.schedule.epochs,
+        cfg.run.max_steps,
+        launched_world_size(),
     )
-    steps = cfg.schedule.epochs * per_epoch
-    if cfg.run.max_steps is not None:
-        steps = min(steps, cfg.run.max_steps)
     is_main = launched_as_main()
     if is_main:
         for warning in recipe_warnings(cfg):

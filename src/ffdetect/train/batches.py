@@ -34,3 +34,17 @@ def batches_per_epoch(samples: int, batch_size: int, what: str, processes: int =
         f"{samples} {what} are fewer than one batch (data.batch_size={batch_size}): "
         f"set data.batch_size={choice}"
     )
+
+
+def planned_steps(
+    samples: int,
+    batch_size: int,
+    what: str,
+    epochs: int,
+    max_steps: int | None,
+    processes: int = 1,
+) -> int:
+    """The updates a run will make: ``epochs`` times :func:`batches_per_epoch` (which refuses
+    data smaller than one batch), capped at ``max_steps`` when given."""
+    steps = epochs * batches_per_epoch(samples, batch_size, what, processes)
+    return steps if max_steps is None else min(steps, max_steps)
