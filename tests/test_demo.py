@@ -64,6 +64,7 @@ def test_shipped_demo_model_is_small_and_says_how_it_was_made() -> None:
     meta = read_meta(DEMO_MODEL)
     assert meta.kind == "detector" and meta.calibration.method != "default"
     assert meta.flip_average  # the threshold was chosen on scores of both mirror images
+    assert meta.calibration.stats["faces_per_image"] >= 2  # the threshold holds per photo
     commands = " ".join(meta.provenance["demo"]["commands"])
     assert "ffdetect train" in commands and "ffdetect calibrate" in commands
     assert "Grace Hopper" in meta.provenance["demo"]["not_in_training"]

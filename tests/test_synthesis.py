@@ -124,6 +124,25 @@ def test_real_face_task_does_not_depend_on_the_number_of_workers(tmp_path) -> No
 
 
 @needs_celeba
+def test_a_build_of_one_split_draws_its_photos_as_the_full_build_does(tmp_path) -> None:
+    """``splits=("val",)`` (the build script's calibration set) writes only validation rows,
+    and every crop byte-identical to the full build's, scenes and swaps included."""
+    from ffdetect.synthesis.real_faces import ORDINARY, build_real_face_task
+
+    full, val = tmp_path / "full", tmp_path / "val"
+    kwargs = dict(size=32, variants=2, val_fraction=0.5, n_photos=6, recipe=ORDINARY)
+    full_rows = list(csv.DictReader(build_real_face_task(full, **kwargs).open()))
+    val_rows = list(csv.DictReader(build_real_face_task(val, splits=("val",), **kwargs).open()))
+    expected = [r for r in full_rows if r["split"] == "val"]
+    assert expected and len(expected) < len(full_rows)
+    assert {r["split"] for r in val_rows} == {"val"}
+    assert [r["crop_path"] for r in val_rows] == [r["crop_path"] for r in expected]
+    for row in val_rows:
+        rel = row["crop_path"]
+        assert (val / rel).read_bytes() == (full / rel).read_bytes(), rel
+
+
+@needs_celeba
 def test_training_crops_are_placed_where_detect_finds_the_face() -> None:
     """A drawn fake is cropped where ``detect``'s own detection puts the face, not where the
     photo's landmarks (with noise) would: the model must not learn where the blend sits."""

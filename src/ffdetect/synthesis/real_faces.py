@@ -376,27 +376,31 @@ def build_real_face_task(
     seed: int = 0,
     workers: int = 1,
     recipe: Recipe = PORTRAITS,
+    splits: tuple[str, ...] | None = None,
 ) -> Path:
     """Write the task into ``out`` drawn with ``recipe``; returns its ``manifest.csv``.
     ``workers`` processes draw the photos; every draw's seeds (and company) are fixed before, so
-    the task does not depend on ``workers``."""
+    the task does not depend on ``workers``. ``splits`` (default: all) draws only the photos of
+    those splits, each exactly as a full build draws it."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     photos = detect_photos(celeba_photos()[:n_photos], cache=out / "detections.json")
     rng = np.random.default_rng(seed)
-    splits = [identity_split(item.photo.identity, val_fraction, seed) for item in photos]
+    split_of = [identity_split(item.photo.identity, val_fraction, seed) for item in photos]
     by_split = {
-        name: [item for item, s in zip(photos, splits, strict=True) if s == name]
-        for name in set(splits)
+        name: [item for item, s in zip(photos, split_of, strict=True) if s == name]
+        for name in set(split_of)
     }
     jobs = []
-    for item, split in zip(photos, splits, strict=True):
+    for item, split in zip(photos, split_of, strict=True):
         draw_seeds = rng.integers(2**31, size=(variants, 4))
         company = None
         if recipe.needs_company:
             pool = [other for other in by_split[split] if other is not item]
             picked = rng.choice(len(pool), size=min(COMPANY, len(pool)), replace=False)
             company = Company(tuple(pool[int(k)] for k in picked))
+        if splits is not None and split not in splits:
+            continue
         jobs.append((out, item, split, size, draw_seeds, company, recipe))
     if workers > 1:
         from multiprocessing import get_context
@@ -464,6 +468,9 @@ def main(argv: list[str] | None = None) -> None:
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--workers", type=int, default=1, help="processes drawing the photos")
     build.add_argument("--recipe", choices=sorted(RECIPES), default="portraits")
+    build.add_argument(
+        "--splits", nargs="+", choices=("train", "val"), default=None, help="these splits only"
+    )
     record = sub.add_parser("record", help="store how the model was made in its metadata")
     record.add_argument("--recipe", choices=sorted(RECIPES), default="portraits")
     record.add_argument("model", type=Path)
@@ -477,7 +484,8 @@ def main(argv: list[str] | None = None) -> None:
             args.model,
             args.commands,
             describe(args.recipe, size),
-            "the NBA headshots, insightface's t1.jpg, Grace Hopper, the astronaut",
+            "the NBA headshots, insightface's t1.jpg, Grace Hopper, the astronaut, the ordinary "
+            "photos of benchmarks/ordinary_photos.py; calibrated on validation people only",
             "demo_model/make_demo_model.sh",
         )
         print(f"recorded provenance in {args.model}")
@@ -490,6 +498,7 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
         workers=args.workers,
         recipe=RECIPES[args.recipe],
+        splits=None if args.splits is None else tuple(args.splits),
     )
     print(f"wrote {manifest}")
 
