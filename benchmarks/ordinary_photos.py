@@ -27,9 +27,6 @@ the ten scenes (a scene's variants and forgeries drawn together).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import shlex
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +38,7 @@ from real_faces import (
     face_table,
     image_table,
     publish,
+    report_header,
     score,
 )
 
@@ -206,15 +204,13 @@ def main(argv: list[str] | None = None) -> None:
     t = pipeline.meta.calibration.threshold if args.threshold is None else args.threshold
     sources = sorted({f"{p.package}, {p.licence}" for p, _ in photos})
     lines = [
-        "| | |",
-        "| --- | --- |",
-        f"| date | {dt.date.today()} |",
-        f"| command | `python {shlex.join(sys.argv)}` |",
-        f"| threshold t* | {t:.3f} |",
-        f"| photos | {len(photos)} ({len({p.scene for p, _ in photos})} scenes): "
-        f"{'; '.join(sources)} |",
-        f"| forged faces (IoU >= {FORGED_IOU} counts as the forged one) | "
-        f"{sum(1 for s in made if s.kind == METHODS[0])} |",
+        *report_header(
+            t,
+            f"| photos | {len(photos)} ({len({p.scene for p, _ in photos})} scenes): "
+            f"{'; '.join(sources)} |",
+            f"| forged faces (IoU >= {FORGED_IOU} counts as the forged one) | "
+            f"{sum(1 for s in made if s.kind == METHODS[0])} |",
+        ),
         "",
         "Per forgery family, per image (the verdict of `ffdetect detect`):",
         "",

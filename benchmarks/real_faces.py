@@ -255,6 +255,18 @@ def image_table(
     return lines
 
 
+def report_header(threshold: float, *rows: str) -> list[str]:
+    """The report's opening table: date, the command that ran, the threshold, then ``rows``."""
+    return [
+        "| | |",
+        "| --- | --- |",
+        f"| date | {dt.date.today()} |",
+        f"| command | `python {shlex.join(sys.argv)}` |",
+        f"| threshold t* | {threshold:.3f} |",
+        *rows,
+    ]
+
+
 def publish(out: Path, lines: list[str]) -> None:
     """Write the report ``lines`` to ``out`` (atomically) and print them."""
     atomic_write_text(out, "\n".join(lines) + "\n")
@@ -309,13 +321,12 @@ def main(argv: list[str] | None = None) -> None:
         score(pipeline, sample)
     t = pipeline.meta.calibration.threshold
     lines = [
-        "| | |",
-        "| --- | --- |",
-        f"| date | {dt.date.today()} |",
-        f"| command | `python {shlex.join(sys.argv)}` |",
-        f"| threshold t* | {t:.3f} |",
-        f"| SBI strength | {args.sbi_strength:g} |",
-        f"| held-out headshots with a face (MTCNN >= 0.9) | {len(people)} of {len(headshots)} |",
+        *report_header(
+            t,
+            f"| SBI strength | {args.sbi_strength:g} |",
+            "| held-out headshots with a face (MTCNN >= 0.9) | "
+            f"{len(people)} of {len(headshots)} |",
+        ),
         "",
         "Per face:",
         "",

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
+from cli_helpers import assert_one_line_error, run_cli
 from ffdetect.checkpoint.metadata import Calibration, ModelMeta
 from ffdetect.checkpoint.model_format import (
     META_NAME,
@@ -21,26 +21,12 @@ from ffdetect.checkpoint.model_format import (
     load_detector,
     read_meta,
 )
-from ffdetect.cli import app
 from ffdetect.data.manifest import MANIFEST_COLUMNS, write_csv
 from ffdetect.data.torch_datasets import read_rgb
 from ffdetect.evaluation.calibration import calibrate, calibrate_from_results
 from ffdetect.evaluation.metrics import ResultFormatError, read_results, write_results
 from ffdetect.inference.inputs import load_image
 from test_detect_helpers import photo, save_tiny_model, stub_pipeline, write_png
-
-
-def run_cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.output
-
-
-def assert_one_line_error(code: int, output: str, *needles: str) -> None:
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert code == 2, output
-    assert len(lines) == 1 and lines[0].startswith("error: "), output
-    for needle in needles:
-        assert needle in lines[0], (needle, output)
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
+from cli_helpers import assert_one_line_error, run_cli
 from ffdetect.checkpoint.model_format import (
     MAX_META_DEPTH,
     META_NAME,
@@ -29,7 +29,6 @@ from ffdetect.checkpoint.model_format import (
     read_meta,
 )
 from ffdetect.checkpoint.safe_load import UnsafeCheckpointError, safe_torch_load
-from ffdetect.cli import app
 from ffdetect.errors import UserError
 from ffdetect.train.checkpointing import load_training_state, recover_run_dir
 from ffdetect.train.config import ModelConfig
@@ -40,19 +39,6 @@ BOMB_BYTES = 1 << 30
 #: What refusing a bomb may cost: well under what inflating it would (1 GiB, seconds).
 REFUSAL_SECONDS = 2.0
 REFUSAL_PYTHON_BYTES = 32 << 20
-
-
-def run_cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.output
-
-
-def assert_one_line_error(code: int, output: str, *needles: str) -> None:
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert code == 2, output
-    assert len(lines) == 1 and lines[0].startswith("error: "), output
-    for needle in needles:
-        assert needle in lines[0], (needle, output)
 
 
 def write_zip_checkpoint(path: Path, members: dict[str, Callable[[zipfile.ZipExtFile], None]]):
