@@ -69,6 +69,7 @@ class Sample:
     forged_box: tuple[float, float, float, float] | None = None
     faces: list[tuple[float, float, int]] = field(default_factory=list)  # p_fake, conf, forged
     score: float | None = None
+    twin: Sample | None = None  # the untouched image a forgery was made from
 
 
 def forge(
