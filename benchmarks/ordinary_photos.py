@@ -153,10 +153,10 @@ def within_scene_auc(
     """``AUC [lo, hi]`` over the (forged, untouched) pairs of the same scene only, ties counting
     half; the interval is bootstrap 95% over scenes, a scene drawn twice counting twice.
 
-    The pooled AUC also compares a forged 27-face Solvay image with an untouched one-face
-    portrait: the image verdict is the maximum over faces, so photos with many faces score high
-    forged or not, and scenes with many faces give more forgeries (up to three faces each). Within
-    a scene, only what the forgery changed can order a pair."""
+    The pooled AUC also compares a forged image of one scene with an untouched image of another,
+    and the scenes' untouched levels differ (the verdict is the maximum over faces: a crowded or
+    side-lit photo scores high, forged or not). Within a scene, only what the forgery changed can
+    order a pair."""
     names = list(dict.fromkeys(scenes.tolist()))
     wins, pairs = np.zeros(len(names)), np.zeros(len(names))
     for i, name in enumerate(names):
@@ -179,7 +179,9 @@ def within_scene_auc(
 def twin_lift(forged: list[Sample]) -> str:
     """The share of forged images whose verdict scores above their untouched twin's, and the
     mean difference (forged minus twin)."""
-    both = [s for s in forged if s.score is not None and s.twin and s.twin.score is not None]
+    both = [
+        s for s in forged if s.score is not None and s.twin is not None and s.twin.score is not None
+    ]
     if not both:
         return "n/a | n/a"
     lift = np.array([s.score - s.twin.score for s in both])
