@@ -156,7 +156,9 @@ def within_scene_auc(
     The pooled AUC also compares a forged image of one scene with an untouched image of another,
     and the scenes' untouched levels differ (the verdict is the maximum over faces: a crowded or
     side-lit photo scores high, forged or not). Within a scene, only what the forgery changed can
-    order a pair."""
+    order a pair. The resampling is written here rather than through
+    :func:`ffdetect.evaluation.decision.bootstrap`, whose index of a scene drawn twice repeats
+    its images and so counts its pairs four times."""
     names = list(dict.fromkeys(scenes.tolist()))
     wins, pairs = np.zeros(len(names)), np.zeros(len(names))
     for i, name in enumerate(names):

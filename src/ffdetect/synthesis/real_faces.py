@@ -400,7 +400,7 @@ def build_real_face_task(
             picked = rng.choice(len(pool), size=min(COMPANY, len(pool)), replace=False)
             company = Company(tuple(pool[int(k)] for k in picked))
         if splits is not None and split not in splits:
-            continue
+            continue  # after its seeds and company: the photos kept draw as in a full build
         jobs.append((out, item, split, size, draw_seeds, company, recipe))
     if workers > 1:
         from multiprocessing import get_context
