@@ -347,9 +347,9 @@ def _draw_photo(
     face_rows, video_rows = [], []
     for v, draw_seeds in enumerate(seeds):
         for label, kind in ((0, "real"), (1, "fake")):
-            video_id = f"{kind}/{item.photo.identity.replace('/', '_')}_{v:02d}"
+            vid = video_id(kind, item, v)
             base = {
-                "video_id": video_id,
+                "video_id": vid,
                 "dataset": DATASET,
                 "method": ("sbi" if recipe.swap_share == 0 else "forged") if label else "original",
                 "split": split,
@@ -358,13 +358,56 @@ def _draw_photo(
             crop = draw_sample(
                 image, item.face, label, size, draw_seeds, _detector(), company, recipe
             )
-            rel = Path("faces") / video_id / "0000.png"
+            rel = Path("faces") / vid / "0000.png"
             write_png(out / rel, crop)
             face_rows.append(face_row(base, 0, rel, item.face.score, (0, 0, size, size)))
             video_rows.append(
                 complete_video_row(base, f"{item.photo.source}:{item.photo.path.name}", 1)
             )
     return face_rows, video_rows
+
+
+@dataclass(frozen=True)
+class PhotoDraws:
+    """One photo's place in a build: its split, the seeds of its draws (one row of 4 per
+    variant, :func:`draw_image`) and its company (``None`` where the recipe needs none)."""
+
+    item: DetectedPhoto
+    split: str
+    seeds: np.ndarray
+    company: Company | None
+
+
+def plan_draws(
+    photos: list[DetectedPhoto],
+    variants: int,
+    val_fraction: float = VAL_FRACTION,
+    seed: int = 0,
+    recipe: Recipe = PORTRAITS,
+) -> list[PhotoDraws]:
+    """Every photo's split, draw seeds and company, in the order a build draws them: a build
+    and anything that replays its draws (``benchmarks/face_size.py``) see the same draws."""
+    rng = np.random.default_rng(seed)
+    split_of = [identity_split(item.photo.identity, val_fraction, seed) for item in photos]
+    by_split = {
+        name: [item for item, s in zip(photos, split_of, strict=True) if s == name]
+        for name in set(split_of)
+    }
+    plan = []
+    for item, split in zip(photos, split_of, strict=True):
+        draw_seeds = rng.integers(2**31, size=(variants, 4))
+        company = None
+        if recipe.needs_company:
+            pool = [other for other in by_split[split] if other is not item]
+            picked = rng.choice(len(pool), size=min(COMPANY, len(pool)), replace=False)
+            company = Company(tuple(pool[int(k)] for k in picked))
+        plan.append(PhotoDraws(item, split, draw_seeds, company))
+    return plan
+
+
+def video_id(kind: str, item: DetectedPhoto, variant: int) -> str:
+    """The one-frame video id of a draw: ``real/<identity>_<variant>`` or ``fake/...``."""
+    return f"{kind}/{item.photo.identity.replace('/', '_')}_{variant:02d}"
 
 
 def build_real_face_task(
@@ -379,29 +422,17 @@ def build_real_face_task(
     splits: tuple[str, ...] | None = None,
 ) -> Path:
     """Write the task into ``out`` drawn with ``recipe``; returns its ``manifest.csv``.
-    ``workers`` processes draw the photos; every draw's seeds (and company) are fixed before, so
-    the task does not depend on ``workers``. ``splits`` (default: all) draws only the photos of
-    those splits, each exactly as a full build draws it."""
+    ``workers`` processes draw the photos; every draw's seeds (and company) are fixed before
+    (:func:`plan_draws`), so the task does not depend on ``workers``. ``splits`` (default: all)
+    draws only the photos of those splits, each exactly as a full build draws it."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     photos = detect_photos(celeba_photos()[:n_photos], cache=out / "detections.json")
-    rng = np.random.default_rng(seed)
-    split_of = [identity_split(item.photo.identity, val_fraction, seed) for item in photos]
-    by_split = {
-        name: [item for item, s in zip(photos, split_of, strict=True) if s == name]
-        for name in set(split_of)
-    }
-    jobs = []
-    for item, split in zip(photos, split_of, strict=True):
-        draw_seeds = rng.integers(2**31, size=(variants, 4))
-        company = None
-        if recipe.needs_company:
-            pool = [other for other in by_split[split] if other is not item]
-            picked = rng.choice(len(pool), size=min(COMPANY, len(pool)), replace=False)
-            company = Company(tuple(pool[int(k)] for k in picked))
-        if splits is not None and split not in splits:
-            continue  # after its seeds and company: the photos kept draw as in a full build
-        jobs.append((out, item, split, size, draw_seeds, company, recipe))
+    jobs = [
+        (out, p.item, p.split, size, p.seeds, p.company, recipe)
+        for p in plan_draws(photos, variants, val_fraction, seed, recipe)
+        if splits is None or p.split in splits
+    ]
     if workers > 1:
         from multiprocessing import get_context
 
