@@ -124,15 +124,16 @@ def validation_faces(
 ) -> list[ScoredFace]:
     """The calibration set's faces with their evaluate scores and replayed draw widths (the
     build's options: ``recipe``, ``variants``, ``seed``, ``n_photos``, ``val_fraction``)."""
+    drawn_with = RECIPES[recipe]
     photos = detect_photos(celeba_photos()[:n_photos], cache=data / "detections.json")
     width = {}
-    for plan in plan_draws(photos, variants, val_fraction, seed, RECIPES[recipe]):
+    for plan in plan_draws(photos, variants, val_fraction, seed, drawn_with):
         if plan.split != "val":
             continue
         image = plan.item.photo.rgb()
         for v, draw_seeds in enumerate(plan.seeds):
             _, face = draw_image(
-                image, plan.item.face, 0, draw_seeds, company=plan.company, recipe=RECIPES[recipe]
+                image, plan.item.face, 0, draw_seeds, company=plan.company, recipe=drawn_with
             )
             for kind in ("real", "fake"):  # a draw's real and fake share its geometry
                 width[video_id(kind, plan.item, v)] = float(face.box[2] - face.box[0])
@@ -160,14 +161,14 @@ def held_out_faces(
     """Every face that ``detect`` finds in each held-out image, scored; then the number of
     images and of those where it finds none (left out of every table)."""
     faces, images, faceless = [], 0, 0
-    for i, sample in enumerate(made):
+    for images, sample in enumerate(made, start=1):
         found = pipeline.run_image(sample.rgb).faces
-        images, faceless = images + 1, faceless + (not found)
+        faceless += not found
         for f in found:
             forged = sample.forged_box is not None and iou(f.box, sample.forged_box) >= FORGED_IOU
             faces.append(
                 ScoredFace(
-                    float(f.p_fake), f.box[2] - f.box[0], forged, i, sample.photo, sample.kind
+                    float(f.p_fake), f.box[2] - f.box[0], forged, images, sample.photo, sample.kind
                 )
             )
     return faces, images, faceless
@@ -263,8 +264,8 @@ def image_table(
         "| untouched flagged: raw, remapped | forged flagged: raw, remapped |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
+    real = [i for i in raw if kind[i] == "untouched"]
     for family, kinds in families.items():
-        real = [i for i in raw if kind[i] == "untouched"]
         fake = [i for i in raw if kind[i] in kinds]
         ids = real + fake
         y = np.r_[np.zeros(len(real)), np.ones(len(fake))]

