@@ -1,22 +1,30 @@
 """Two models on the same held-out photos: paired AUC differences with bootstrap intervals.
 
     python benchmarks/compare_models.py --new FRAMES_NEW --old FRAMES_OLD [--draws 1000]
+    python benchmarks/compare_models.py --new NEW.csv --old OLD.csv [--draws 1000]
 
 ``FRAMES_NEW`` and ``FRAMES_OLD`` are the ``--frames`` folders that ``benchmarks/real_faces.py``
 wrote for two models (same ``--photos`` and ``--seed``, so the same photos and forgeries). For
 every ``*_frames.csv`` in both, the faces are matched by id, and each photo's untouched and
 forged faces are resampled together (bootstrap over photos, the same draws for both models), so
-the interval is that of the difference itself, not of two separate AUCs. Prints a Markdown table.
+the interval is that of the difference itself, not of two separate AUCs.
+
+``NEW.csv`` and ``OLD.csv`` are the ``--scores`` files that ``benchmarks/ordinary_photos.py``
+wrote for two models (same ``--seed``, so the same images in the same order): per forgery
+family, the per-image AUC difference pooled and within the scene, bootstrap over scenes.
+Prints a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import shlex
 import sys
 from pathlib import Path
 
 import numpy as np
+from ordinary_photos import FAMILIES, METHODS, scene_wins
 
 from ffdetect.evaluation.decision import bootstrap, rank_auc
 from ffdetect.evaluation.metrics import read_frame_results
@@ -53,12 +61,70 @@ def compare(new: Path, old: Path, draws: int) -> dict[str, tuple[float, float, t
     return out
 
 
+def read_image_scores(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scene, kind and verdict score (NaN: no face found) of each image of an
+    ``ordinary_photos.py --scores`` file, in its order."""
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    scenes = np.array([r["scene"] for r in rows])
+    kinds = np.array([r["kind"] for r in rows])
+    scores = np.array([float(r["score"]) if r["score"] else np.nan for r in rows])
+    return scenes, kinds, scores
+
+
+def compare_ordinary(
+    new: Path, old: Path, draws: int, seed: int = 0
+) -> dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]]:
+    """Per forgery family of ``ordinary_photos.py`` (and all forgeries): the per-image AUC
+    difference new - old against the untouched images, (point, CI low, CI high) pooled and
+    within the scene (:func:`ordinary_photos.within_scene_auc`). Images where either model has
+    no score, and families without a forged image, are left out; both models' pairs are drawn with the same scenes (bootstrap 95%)."""
+    scenes, kinds, new_scores = read_image_scores(new)
+    old_scenes, old_kinds, old_scores = read_image_scores(old)
+    if scenes.tolist() != old_scenes.tolist() or kinds.tolist() != old_kinds.tolist():
+        raise ValueError(f"{new} and {old} do not hold the same images")
+    scored = ~np.isnan(new_scores) & ~np.isnan(old_scores)
+    names = np.array(list(dict.fromkeys(scenes.tolist())))
+    picks = np.random.default_rng(seed).integers(0, len(names), size=(draws, len(names)))
+    out = {}
+    for family, methods in {**FAMILIES, "all forgeries": METHODS}.items():
+        forged = np.isin(kinds, [k for m in methods for k in (m, f"{m}+jpeg")])
+        keep = scored & (forged | (kinds == "untouched"))
+        y, groups = forged[keep].astype(int), scenes[keep]
+        if not y.any():
+            continue
+        a, b = new_scores[keep], old_scores[keep]
+
+        def gap(i: np.ndarray, y=y, a=a, b=b) -> dict[str, float]:
+            return {"difference": rank_auc(y[i], a[i]) - rank_auc(y[i], b[i])}
+
+        pooled = (
+            gap(np.arange(len(y)))["difference"],
+            *bootstrap(gap, groups, draws)["difference"],
+        )
+        (win_a, pairs), (win_b, _) = scene_wins(y, a, groups), scene_wins(y, b, groups)
+        drawn = pairs[picks].sum(axis=1)
+        ok = drawn > 0
+        diffs = (win_a[picks].sum(axis=1)[ok] - win_b[picks].sum(axis=1)[ok]) / drawn[ok]
+        within = ((win_a.sum() - win_b.sum()) / pairs.sum(), *np.percentile(diffs, [2.5, 97.5]))
+        out[family] = (pooled, within)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--new", type=Path, required=True, help="frames folder of the new model")
-    parser.add_argument("--old", type=Path, required=True, help="frames folder of the old model")
+    parser.add_argument("--new", type=Path, required=True, help="new model's frames or CSV")
+    parser.add_argument("--old", type=Path, required=True, help="old model's frames or CSV")
     parser.add_argument("--draws", type=int, default=1000, help="bootstrap draws")
     args = parser.parse_args()
+    if args.new.is_file():
+        print(f"`python {shlex.join(sys.argv)}`\n")
+        print("| family | new - old, per image [95% CI] | within the scene [95% CI] |")
+        print("| --- | --- | --- |")
+        for family, cells in compare_ordinary(args.new, args.old, args.draws).items():
+            text = [f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" for d, lo, hi in cells]
+            print(f"| {family} | {' | '.join(text)} |")
+        return
     rows = compare(args.new, args.old, args.draws)
     if not rows:
         raise SystemExit(f"no *_frames.csv file in both {args.new} and {args.old}")

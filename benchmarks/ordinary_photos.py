@@ -147,6 +147,22 @@ def samples(
                 )
 
 
+def scene_wins(
+    labels: np.ndarray, scores: np.ndarray, scenes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per scene (in order of first appearance): how many of its (forged, untouched) pairs the
+    forged image wins, ties counting half, and how many pairs it has."""
+    names = list(dict.fromkeys(scenes.tolist()))
+    wins, pairs = np.zeros(len(names)), np.zeros(len(names))
+    for i, name in enumerate(names):
+        here = scenes == name
+        fake, real = scores[here & (labels == 1)], scores[here & (labels == 0)]
+        diff = fake[:, None] - real[None, :]
+        wins[i] = np.sum(diff > 0) + 0.5 * np.sum(diff == 0)
+        pairs[i] = diff.size
+    return wins, pairs
+
+
 def within_scene_auc(
     labels: np.ndarray, scores: np.ndarray, scenes: np.ndarray, draws: int, seed: int = 0
 ) -> str:
@@ -159,19 +175,12 @@ def within_scene_auc(
     order a pair. The resampling is written here rather than through
     :func:`ffdetect.evaluation.decision.bootstrap`, whose index of a scene drawn twice repeats
     its images and so counts its pairs four times."""
-    names = list(dict.fromkeys(scenes.tolist()))
-    wins, pairs = np.zeros(len(names)), np.zeros(len(names))
-    for i, name in enumerate(names):
-        here = scenes == name
-        fake, real = scores[here & (labels == 1)], scores[here & (labels == 0)]
-        diff = fake[:, None] - real[None, :]
-        wins[i] = np.sum(diff > 0) + 0.5 * np.sum(diff == 0)
-        pairs[i] = diff.size
+    wins, pairs = scene_wins(labels, scores, scenes)
     if pairs.sum() == 0:
         return "n/a"
     auc = wins.sum() / pairs.sum()
     rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(names), size=(draws, len(names)))
+    picks = rng.integers(0, len(wins), size=(draws, len(wins)))
     drawn_pairs = pairs[picks].sum(axis=1)
     drawn = wins[picks].sum(axis=1)[drawn_pairs > 0] / drawn_pairs[drawn_pairs > 0]
     lo, hi = np.percentile(drawn, [2.5, 97.5])

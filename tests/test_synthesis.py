@@ -207,6 +207,36 @@ def test_compose_scene_keeps_the_face_where_it_says() -> None:
     assert alone is image and same is face
 
 
+def test_crowd_fills_the_crop_edge_and_leaves_the_face_alone() -> None:
+    """Heads pasted by ``crowd`` reach into the margin that the 1.3 x box crop adds around the
+    face, on the sides drawn, and no further into the face box (where a forgery is) than the
+    feather of its edge; seeded."""
+    from ffdetect.synthesis.scenes import crowd
+
+    image = grace_hopper()
+    x1, y1, x2, y2 = 167, 106, 348, 338
+    face = Face((float(x1), float(y1), float(x2), float(y2)), 0.99, HOPPER)
+    other = (astronaut(), Face((180.0, 70.0, 270.0, 180.0), 0.99, ASTRONAUT))
+    m = int(0.15 * (x2 - x1))  # the crop's margin beyond the box on each side
+    n = int(0.1 * (x2 - x1))  # the feather (sigma 3% of the width) reaches into the box's edge
+    band = np.zeros(image.shape[:2], bool)
+    band[max(y1 - m, 0) : y2 + m, max(x1 - m, 0) : x2 + m] = True
+    band[y1:y2, x1:x2] = False
+    reached = 0
+    for seed in range(12):
+        crowded = crowd(image, face, [other, other], np.random.default_rng(seed))
+        np.testing.assert_array_equal(
+            crowded, crowd(image, face, [other, other], np.random.default_rng(seed))
+        )
+        assert crowded.shape == image.shape and crowded.dtype == np.uint8
+        inside = (slice(y1 + n, y2 - n), slice(x1 + n, x2 - n))
+        np.testing.assert_array_equal(crowded[inside], image[inside])
+        changed = np.abs(crowded.astype(int) - image).sum(axis=2) > 30
+        reached += changed[band].mean() > 0.05
+    assert reached >= 8
+    np.testing.assert_array_equal(crowd(image, face, [], np.random.default_rng(0)), image)
+
+
 def test_side_light_darkens_one_side_and_tilt_moves_the_landmarks_with_the_face() -> None:
     from ffdetect.synthesis.scenes import side_light, tilt
 

@@ -14,12 +14,15 @@ who stand beside it in scenes and lend their faces to its swaps:
 
 1. a new look (hue, saturation, brightness, contrast, gamma) and a mirror every other draw;
 2. for the fake (:func:`forge`): an identity swap with one of its company
-   (:data:`SWAP_SHARE`, :func:`ffdetect.synthesis.blend.masked_swap`), else the SBI blend in the
-   region around the face, with a mask outline from :data:`TRAIN_OUTLINES`, its jitter strength
-   drawn from :data:`TRAIN_STRENGTHS` (0.5-1.5; 1 is the paper's ranges);
-3. ordinary-photo conditions (:func:`stage`, :mod:`ffdetect.synthesis.scenes`): set in a row of
-   1-3 of its company's photos (:data:`SCENE_SHARE`: neighbouring faces reach into the crop),
-   lit from one side (:data:`SIDE_LIGHT_SHARE`), turned up to 20 degrees (:data:`TILT_SHARE`);
+   (``Recipe.swap_share`` of the fakes, :func:`ffdetect.synthesis.blend.masked_swap`), else the
+   SBI blend in the region around the face, with a mask outline from ``Recipe.outlines``, its
+   jitter strength drawn from :data:`TRAIN_STRENGTHS` (0.5-1.5; 1 is the paper's ranges);
+3. ordinary-photo conditions (:func:`stage`, :mod:`ffdetect.synthesis.scenes`), each with its
+   share of the draws in the :class:`Recipe`: set in a row of 1-3 of its company's photos
+   (``scene_share``: neighbouring faces reach into the crop), 1-3 of their heads pasted just
+   beside the face, at the crop's edge (``crowd_share``), lit from one side
+   (``side_light_share``), turned up to 20 degrees (``tilt_share``). The shipped model's
+   :data:`PORTRAITS` has none of them and no swaps;
 4. a new face size: the image rescaled so that the face box is 28-200 px wide (log-uniform), the
    range of faces in group photos and portraits;
 5. what cameras and codecs do: blur, noise, JPEG 50-100;
@@ -64,7 +67,7 @@ from ffdetect.data.manifest import (
 from ffdetect.data.tracking import iou
 from ffdetect.synthesis.blend import masked_swap
 from ffdetect.synthesis.media import mirror_face, sbi_face_in_photo
-from ffdetect.synthesis.scenes import NEIGHBOURS, compose_scene, side_light, tilt
+from ffdetect.synthesis.scenes import NEIGHBOURS, compose_scene, crowd, side_light, tilt
 from ffdetect.synthesis.sources import FacePhoto, celeba_photos
 
 DATASET = "celeba-sbi"
@@ -178,11 +181,12 @@ class Recipe:
     scene_share: float = 0.0
     side_light_share: float = 0.0
     tilt_share: float = 0.0
+    crowd_share: float = 0.0
 
     @property
     def needs_company(self) -> bool:
-        """Whether draws use other people (swaps or scenes)."""
-        return self.swap_share > 0 or self.scene_share > 0
+        """Whether draws use other people (swaps, scenes or crowds)."""
+        return self.swap_share > 0 or self.scene_share > 0 or self.crowd_share > 0
 
 
 #: The shipped model's recipe: SBI self-blends of single portraits.
@@ -191,7 +195,9 @@ PORTRAITS = Recipe()
 ORDINARY = Recipe(0.4, ("face", "hull"), 0.5, 0.3, 0.3)
 #: The ordinary-photo conditions without swaps.
 SCENES = Recipe(0.0, ("face", "hull"), 0.5, 0.3, 0.3)
-RECIPES = {"portraits": PORTRAITS, "ordinary": ORDINARY, "scenes": SCENES}
+#: SBI self-blends of portraits, half of the draws with other people's heads at the crop's edge.
+CROWDS = Recipe(crowd_share=0.5)
+RECIPES = {"portraits": PORTRAITS, "ordinary": ORDINARY, "scenes": SCENES, "crowds": CROWDS}
 
 
 @dataclass(frozen=True)
@@ -237,6 +243,12 @@ def stage(
         picked = rng.choice(len(people), size=min(n, len(people)), replace=False)
         others = [people[int(k)].photo.rgb() for k in picked]
         image, face = compose_scene(image, face, others, rng)
+    if recipe.crowd_share > 0 and people and rng.random() < recipe.crowd_share:
+        n = int(rng.integers(NEIGHBOURS[0], NEIGHBOURS[1] + 1))
+        picked = rng.choice(len(people), size=min(n, len(people)), replace=False)
+        image = crowd(
+            image, face, [(people[int(k)].photo.rgb(), people[int(k)].face) for k in picked], rng
+        )
     if recipe.side_light_share > 0 and rng.random() < recipe.side_light_share:
         image = side_light(image, rng)
     if recipe.tilt_share > 0 and rng.random() < recipe.tilt_share:
@@ -482,6 +494,8 @@ def describe(name: str, size: int) -> str:
             f"; {recipe.scene_share:.0%} set among 1-3 other people, "
             f"{recipe.side_light_share:.0%} side-lit, {recipe.tilt_share:.0%} tilted"
         )
+    if recipe.crowd_share:
+        conditions += f"; {recipe.crowd_share:.0%} with 1-3 other people's heads beside the face"
     return DATA_SUMMARY.format(recipe=name, fakes=fakes, conditions=conditions, size=size)
 
 
