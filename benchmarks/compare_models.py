@@ -78,7 +78,8 @@ def compare_ordinary(
     """Per forgery family of ``ordinary_photos.py`` (and all forgeries): the per-image AUC
     difference new - old against the untouched images, (point, CI low, CI high) pooled and
     within the scene (:func:`ordinary_photos.within_scene_auc`). Images where either model has
-    no score, and families without a forged image, are left out; both models' pairs are drawn with the same scenes (bootstrap 95%)."""
+    no score, and families without a forged image, are left out; both models' pairs are drawn
+    with the same scenes (bootstrap 95%)."""
     scenes, kinds, new_scores = read_image_scores(new)
     old_scenes, old_kinds, old_scores = read_image_scores(old)
     if scenes.tolist() != old_scenes.tolist() or kinds.tolist() != old_kinds.tolist():
