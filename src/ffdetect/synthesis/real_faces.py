@@ -228,6 +228,13 @@ def forge(
     return sbi_face_in_photo(image, face, rng, strength=strength, outline=outline)
 
 
+def _neighbours(people: tuple[DetectedPhoto, ...], rng: np.random.Generator) -> list[DetectedPhoto]:
+    """1-3 (:data:`NEIGHBOURS`) different people of ``people`` for a scene or a crowd."""
+    n = int(rng.integers(NEIGHBOURS[0], NEIGHBOURS[1] + 1))
+    picked = rng.choice(len(people), size=min(n, len(people)), replace=False)
+    return [people[int(k)] for k in picked]
+
+
 def stage(
     image: np.ndarray,
     face: Face,
@@ -239,16 +246,10 @@ def stage(
     each with its chance in ``recipe``: among other people of ``company``, side-lit, tilted."""
     people = company.people if company is not None else ()
     if recipe.scene_share > 0 and people and rng.random() < recipe.scene_share:
-        n = int(rng.integers(NEIGHBOURS[0], NEIGHBOURS[1] + 1))
-        picked = rng.choice(len(people), size=min(n, len(people)), replace=False)
-        others = [people[int(k)].photo.rgb() for k in picked]
+        others = [p.photo.rgb() for p in _neighbours(people, rng)]
         image, face = compose_scene(image, face, others, rng)
     if recipe.crowd_share > 0 and people and rng.random() < recipe.crowd_share:
-        n = int(rng.integers(NEIGHBOURS[0], NEIGHBOURS[1] + 1))
-        picked = rng.choice(len(people), size=min(n, len(people)), replace=False)
-        image = crowd(
-            image, face, [(people[int(k)].photo.rgb(), people[int(k)].face) for k in picked], rng
-        )
+        image = crowd(image, face, [(p.photo.rgb(), p.face) for p in _neighbours(people, rng)], rng)
     if recipe.side_light_share > 0 and rng.random() < recipe.side_light_share:
         image = side_light(image, rng)
     if recipe.tilt_share > 0 and rng.random() < recipe.tilt_share:
