@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from ordinary_photos import FAMILIES, METHODS, scene_wins
+from ordinary_photos import FAMILIES, METHODS, resampled_win_rates, scene_wins
 
 from ffdetect.evaluation.decision import bootstrap, rank_auc
 from ffdetect.evaluation.metrics import read_frame_results
@@ -85,8 +85,6 @@ def compare_ordinary(
     if scenes.tolist() != old_scenes.tolist() or kinds.tolist() != old_kinds.tolist():
         raise ValueError(f"{new} and {old} do not hold the same images")
     scored = ~np.isnan(new_scores) & ~np.isnan(old_scores)
-    names = np.array(list(dict.fromkeys(scenes.tolist())))
-    picks = np.random.default_rng(seed).integers(0, len(names), size=(draws, len(names)))
     out = {}
     for family, methods in {**FAMILIES, "all forgeries": METHODS}.items():
         forged = np.isin(kinds, [k for m in methods for k in (m, f"{m}+jpeg")])
@@ -104,9 +102,7 @@ def compare_ordinary(
             *bootstrap(gap, groups, draws)["difference"],
         )
         (win_a, pairs), (win_b, _) = scene_wins(y, a, groups), scene_wins(y, b, groups)
-        drawn = pairs[picks].sum(axis=1)
-        ok = drawn > 0
-        diffs = (win_a[picks].sum(axis=1)[ok] - win_b[picks].sum(axis=1)[ok]) / drawn[ok]
+        diffs = resampled_win_rates(win_a - win_b, pairs, draws, seed)
         within = ((win_a.sum() - win_b.sum()) / pairs.sum(), *np.percentile(diffs, [2.5, 97.5]))
         out[family] = (pooled, within)
     return out

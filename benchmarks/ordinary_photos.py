@@ -163,6 +163,17 @@ def scene_wins(
     return wins, pairs
 
 
+def resampled_win_rates(
+    wins: np.ndarray, pairs: np.ndarray, draws: int, seed: int = 0
+) -> np.ndarray:
+    """``wins`` over ``pairs`` (per scene, as :func:`scene_wins` gives them) for each of
+    ``draws`` resamplings of the scenes with replacement, a scene drawn twice counting twice;
+    draws without a pair are left out."""
+    picks = np.random.default_rng(seed).integers(0, len(wins), size=(draws, len(wins)))
+    drawn = pairs[picks].sum(axis=1)
+    return wins[picks].sum(axis=1)[drawn > 0] / drawn[drawn > 0]
+
+
 def within_scene_auc(
     labels: np.ndarray, scores: np.ndarray, scenes: np.ndarray, draws: int, seed: int = 0
 ) -> str:
@@ -179,11 +190,7 @@ def within_scene_auc(
     if pairs.sum() == 0:
         return "n/a"
     auc = wins.sum() / pairs.sum()
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(wins), size=(draws, len(wins)))
-    drawn_pairs = pairs[picks].sum(axis=1)
-    drawn = wins[picks].sum(axis=1)[drawn_pairs > 0] / drawn_pairs[drawn_pairs > 0]
-    lo, hi = np.percentile(drawn, [2.5, 97.5])
+    lo, hi = np.percentile(resampled_win_rates(wins, pairs, draws, seed), [2.5, 97.5])
     return f"{auc:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
