@@ -18,10 +18,17 @@ from typer.testing import CliRunner
 
 from ffdetect.checkpoint.convert import ConversionError, convert_checkpoint
 from ffdetect.checkpoint.metadata import Calibration, ModelMeta
-from ffdetect.checkpoint.model_format import ModelFormatError, load_detector, load_model, save_model
+from ffdetect.checkpoint.model_format import (
+    ModelFormatError,
+    describe_model,
+    load_detector,
+    load_model,
+    save_model,
+    write_meta,
+)
 from ffdetect.checkpoint.safe_load import PickledObject, UnsafeCheckpointError, safe_torch_load
 from ffdetect.cli import app
-from ffdetect.models import CompetitiveDetector, Detector, create_backbone
+from ffdetect.models import CompetitiveDetector, Detector, FusedDetector, create_backbone
 
 runner = CliRunner()
 #: torch.save's two formats: the zip archive (default) and the legacy stream.
@@ -432,6 +439,41 @@ def test_flip_average_is_stored_and_loaded(tmp_path, tiny_arch) -> None:
     assert not load_detector(tmp_path / "m")[0].flip_average
     with pytest.raises(ValueError, match="backbone has none"):
         ModelMeta(kind="backbone", architecture=tiny_arch, flip_average=True)
+
+
+def test_fused_scoring_is_stored_and_loaded(tmp_path, tiny_arch) -> None:
+    model = CompetitiveDetector.build(tiny_arch).eval()
+    with torch.no_grad():
+        for p in model.competitor.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+    images = torch.randn(2, 3, tiny_arch.img_size, tiny_arch.img_size)
+    meta = ModelMeta(kind="competitive", architecture=tiny_arch, flip_average=True, fused=True)
+    save_model(model, meta, tmp_path / "m")
+    # Written as format 3: installs that predate the key refuse it instead of scoring the main
+    # branch alone against the fused prediction's threshold.
+    data = json.loads((tmp_path / "m" / "ffdetect.json").read_text())
+    assert data["format_version"] == 3 and data["input"]["fused"] is True
+    loaded, meta2 = load_detector(tmp_path / "m")
+    assert isinstance(loaded, FusedDetector) and meta2.fused and loaded.flip_average
+    with torch.no_grad():
+        expected = (model(images).fused + model(images.flip(-1)).fused) / 2
+        assert torch.allclose(loaded(images), expected, atol=1e-5)
+    # Without the key the same weights score with the main branch, as METHOD.md deploys.
+    save_model(model, ModelMeta(kind="competitive", architecture=tiny_arch), tmp_path / "main")
+    main, _ = load_detector(tmp_path / "main")
+    assert type(main) is Detector
+    with torch.no_grad():
+        assert torch.equal(main(images), model(images).main)
+    with pytest.raises(ValueError, match="two branches"):
+        ModelMeta(kind="detector", architecture=tiny_arch, fused=True)
+    assert describe_model(tmp_path / "m")["input"]["fused"] is True
+    with pytest.raises(TypeError, match="kind 'competitive' and fused=True"):
+        save_model(loaded, ModelMeta(architecture=tiny_arch, flip_average=True), tmp_path / "x")
+    # Setting the field after construction still writes the version that older installs refuse.
+    later = ModelMeta(kind="competitive", architecture=tiny_arch)
+    later.fused = True
+    write_meta(tmp_path / "main", later)
+    assert json.loads((tmp_path / "main" / "ffdetect.json").read_text())["format_version"] == 3
 
 
 def test_loading_a_bare_backbone_as_detector_is_an_error(tmp_path, tiny_arch) -> None:

@@ -62,12 +62,13 @@ def test_unknown_method_is_refused() -> None:
         load_config(TrainConfig, None, ["method=triple"])
 
 
-def test_flip_average_is_a_detector_key_not_a_pretraining_one() -> None:
+@pytest.mark.parametrize("key", ["flip_average", "fused"])
+def test_scoring_keys_are_detector_keys_not_pretraining_ones(key: str) -> None:
     from ffdetect.pretrain.config import PretrainConfig
 
-    assert load_config(TrainConfig, None, ["model.flip_average=true"]).model.flip_average
-    with pytest.raises(ConfigError, match="pre-training has none"):
-        load_config(PretrainConfig, None, ["model.flip_average=true"])
+    assert getattr(load_config(TrainConfig, None, [f"model.{key}=true"]).model, key)
+    with pytest.raises(ConfigError, match=f"model.{key} is a detector's scoring"):
+        load_config(PretrainConfig, None, [f"model.{key}=true"])
 
 
 def _float_fields(cls: type, prefix: str = "") -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -60,6 +61,36 @@ def test_export_with_flip_average_matches_pytorch(tmp_path: Path) -> None:
     write_meta(model, one_view)  # the export no longer matches the model: refused
     with pytest.raises(ValueError, match="export it again"):
         OnnxScorer(tmp_path / "m.onnx", one_view)
+
+
+def test_export_of_a_fused_model_scores_both_branches(tmp_path: Path) -> None:
+    """Both branches and their fusion are in the graph; a main-branch reading is refused."""
+    import torch
+
+    from ffdetect.checkpoint.metadata import ModelMeta
+    from ffdetect.checkpoint.model_format import read_meta, save_model, write_meta
+    from ffdetect.inference.onnx_backend import OnnxScorer
+    from ffdetect.models import CompetitiveDetector
+    from test_detect_helpers import TINY
+
+    model = CompetitiveDetector.build(TINY).eval()
+    with torch.no_grad():
+        for p in model.competitor.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    meta = ModelMeta(kind="competitive", architecture=TINY, flip_average=True, fused=True)
+    path = save_model(model, meta, tmp_path / "model")
+    check_onnx_matches(path, tmp_path)
+    crops = real_face_crops()
+    got = [s.p_fake for s in OnnxScorer(tmp_path / "m.onnx", meta)(crops)]
+    main = score_crops(model.main_branch(), replace(meta, fused=False), crops)
+    assert max(abs(a - b.p_fake) for a, b in zip(got, main, strict=True)) > 1e-3  # the fusion
+    with pytest.raises(ValueError, match="fused prediction"):
+        score_crops(model.main_branch(), meta, crops)  # a main branch under a fused model's meta
+    main_only = read_meta(path)
+    main_only.fused = False
+    write_meta(path, main_only)
+    with pytest.raises(ValueError, match="fused true but the model says false"):
+        OnnxScorer(tmp_path / "m.onnx", main_only)
 
 
 @pytest.mark.slow

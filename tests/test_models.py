@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ffdetect.models import CompetitiveDetector, Detector, create_backbone, evidence_from_logits
+from ffdetect.models import (
+    CompetitiveDetector,
+    Detector,
+    FusedDetector,
+    create_backbone,
+    evidence_from_logits,
+)
 from ffdetect.models.backbone import BACKBONE_SIZES
 
 
@@ -54,12 +60,19 @@ def test_branches_start_from_the_same_weights(tiny_arch) -> None:
         assert p1.data_ptr() != p2.data_ptr()  # copies, not shared
 
 
-def test_fusion_weights_follow_softmax_of_uncertainty(tiny_arch) -> None:
+def _diverged_branches(tiny_arch) -> CompetitiveDetector:
+    """A two-branch model whose competitor differs from its main branch (as after training)."""
     model = CompetitiveDetector.build(tiny_arch).eval()
     torch.nn.init.normal_(model.head.fc.weight, std=2.0)
     with torch.no_grad():
         for p in model.competitor.parameters():
             p.add_(0.5 * torch.randn_like(p))
+    return model
+
+
+def test_fusion_weights_follow_softmax_of_uncertainty(tiny_arch) -> None:
+    model = _diverged_branches(tiny_arch)
+    with torch.no_grad():
         out = model(torch.randn(3, 3, tiny_arch.img_size, tiny_arch.img_size))
     # By hand: u = 2 / S with S = sum(exp(clamp(z)) + 1).
     u1 = 2.0 / (torch.exp(out.main.clamp(-10, 10)) + 1).sum(-1)
@@ -87,6 +100,22 @@ def test_main_branch_is_a_detector_with_the_same_weights(tiny_arch) -> None:
         assert torch.equal(detector(images), model(images).main)
     p = detector.p_fake(images)
     assert p.shape == (2,) and torch.all((p >= 0) & (p <= 1))
+
+
+def test_fused_detector_scores_the_training_models_fused_prediction(tiny_arch) -> None:
+    model = _diverged_branches(tiny_arch)
+    images = torch.randn(3, 3, tiny_arch.img_size, tiny_arch.img_size)
+    fused = model.fused_detector()
+    assert isinstance(fused, FusedDetector) and fused.backbone is model.main
+    with torch.no_grad():
+        out = model(images)
+        assert torch.allclose(fused(images), out.fused, atol=1e-6)
+        # The branches differ, so the fused prediction is not the main branch's.
+        assert not torch.allclose(out.fused, out.main, atol=1e-3)
+        flipped = fused.with_flip_average(True)
+        assert isinstance(flipped, FusedDetector) and flipped.competitor is model.competitor
+        expected = (out.fused + model(images.flip(-1)).fused) / 2
+        assert torch.allclose(flipped(images), expected, atol=1e-5)
 
 
 def test_flip_average_is_the_mean_of_both_mirror_images(tiny_arch) -> None:

@@ -3,6 +3,7 @@ face following between frames, pipelined detection, streamed decoding."""
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import torch
 from ffdetect.checkpoint.metadata import Architecture
 from ffdetect.data.video import iter_frames, read_frames
 from ffdetect.inference.pipeline import Background, FrameFaces
-from ffdetect.models.detector import Detector
+from ffdetect.models.detector import CompetitiveDetector, Detector
 from ffdetect.models.fast import _fold_qkv_bias, for_inference, quantize_int8
 from test_detect_helpers import photo, save_tiny_model, small_video, stub_pipeline
 
@@ -62,6 +63,38 @@ def test_folding_qkv_bias_is_exact_and_int8_copy_leaves_the_model_alone() -> Non
     assert (_p_fake(int8, images) - ref).abs().max() < 0.05
     assert all(torch.equal(v, before[k]) for k, v in detector.state_dict().items())
     assert detector.backbone.blocks[0].attn.q_bias is not None
+
+
+def test_fused_model_through_the_pipeline_and_int8(tmp_path: Path) -> None:
+    """A model saved with ``fused`` is scored by its fusion in ``detect``/``serve``'s pipeline,
+    fp32 and int8 (both branches quantized), not by its main branch."""
+    from ffdetect.checkpoint.metadata import ModelMeta
+    from ffdetect.checkpoint.model_format import save_model
+    from ffdetect.inference.pipeline import DetectionPipeline, DetectOptions
+
+    main = _spread_detector()
+    competitor = copy.deepcopy(main.backbone)
+    with torch.no_grad():
+        for p in competitor.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    model = CompetitiveDetector(main.backbone, competitor, main.head).eval()
+    fused_meta = ModelMeta(kind="competitive", architecture=ARCH, fused=True)
+    fused_dir = save_model(model, fused_meta, tmp_path / "fused")
+    main_dir = save_model(model, ModelMeta(kind="competitive", architecture=ARCH), tmp_path / "m")
+    options = DetectOptions(aligned=True)
+    crops = [np.ascontiguousarray(photo(96)[:, i : i + 64]) for i in range(0, 40, 8)]
+
+    def scores(model_dir: Path, backend: str = "torch") -> np.ndarray:
+        run = DetectionPipeline.from_model(model_dir, options, backend=backend)
+        return np.array([run.run_image(c).faces[0].p_fake for c in crops])
+
+    fused, int8, main_only = scores(fused_dir), scores(fused_dir, "int8"), scores(main_dir)
+    int8_model = quantize_int8(model.fused_detector())
+    for branch in (int8_model.backbone, int8_model.competitor):
+        assert not any(type(m) is torch.nn.Linear for m in branch.modules())
+    assert fused.max() - fused.min() > 0.05  # scores that move, so the comparison means something
+    assert np.abs(fused - int8).max() < 0.05
+    assert np.abs(fused - main_only).max() > 0.01  # the fusion, not the main branch
 
 
 def test_mtcnn_follows_a_face_into_a_moved_frame() -> None:

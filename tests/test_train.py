@@ -15,6 +15,8 @@ import torch
 from safetensors.torch import load_file
 
 from ffdetect.checkpoint.model_format import load_detector
+from ffdetect.config import ConfigError
+from ffdetect.models import Detector, FusedDetector
 from ffdetect.train.optim import build_optimizer, build_scheduler
 from ffdetect.train.run import build_training_model, deployed_detector, train
 from ffdetect.train.session import seed_everything
@@ -89,6 +91,26 @@ def test_flip_average_scores_validation_as_the_exported_model_does(tmp_path) -> 
     assert torch.allclose(written, detector.p_fake(val.images), atol=1e-5)
     one_view = detector.with_flip_average(False).p_fake(val.images)
     assert not torch.allclose(written, one_view, atol=1e-4)
+
+
+def test_fused_run_validates_and_exports_the_fused_prediction(tmp_path) -> None:
+    """With ``model.fused`` validation and the exported model score both branches' fusion."""
+    import csv
+
+    # Stochastic depth makes the branches diverge (without it they stay identical).
+    model = {"flip_average": True, "fused": True, "drop_path_rate": 0.1}
+    cfg = tiny_config(model=model, run={"max_steps": 3})
+    val = SyntheticFrames(n_videos=4, seed=1)
+    train(cfg, SyntheticFrames(), val, tmp_path / "run")
+    detector, meta = load_detector(tmp_path / "run" / "model")
+    assert meta.kind == "competitive" and meta.fused and isinstance(detector, FusedDetector)
+    with open(tmp_path / "run" / "val_results_frames.csv", newline="") as fh:
+        written = torch.tensor([float(row["predict"]) for row in csv.DictReader(fh)])
+    assert torch.allclose(written, detector.p_fake(val.images), atol=1e-5)
+    main = Detector(detector.backbone, detector.head, flip_average=True).p_fake(val.images)
+    assert not torch.allclose(written, main, atol=1e-4)
+    with pytest.raises(ConfigError, match="competitive"):
+        tiny_config(method="baseline", model={"fused": True})
 
 
 def test_training_learns_the_synthetic_cue(tmp_path) -> None:

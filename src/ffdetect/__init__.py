@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 
 def load_detector(path: Any) -> tuple[Detector, ModelMeta]:
-    """Load the deployable detector (main branch) of an ffdetect model directory."""
+    """Load the deployable detector of an ffdetect model directory (the main branch, or the
+    fused prediction of a competitive model saved with ``fused``)."""
     from ffdetect.checkpoint.model_format import load_detector as _load
 
     return _load(path)

@@ -27,7 +27,10 @@ FORMAT_VERSION = 1
 #: Version 2 adds ``input.flip_average``; only models that set it are written as version 2, so
 #: installs that predate it refuse them instead of scoring one view against a two-view threshold.
 FLIP_FORMAT_VERSION = 2
-READABLE_VERSIONS = (FORMAT_VERSION, FLIP_FORMAT_VERSION)
+#: Version 3 adds ``input.fused``, written only by models that set it, for the same reason: an
+#: older install would score their main branch alone against the fused prediction's threshold.
+FUSED_FORMAT_VERSION = 3
+READABLE_VERSIONS = (FORMAT_VERSION, FLIP_FORMAT_VERSION, FUSED_FORMAT_VERSION)
 
 #: What a model directory holds: a deployable single-branch detector, the full two-branch
 #: training model, or a bare backbone (pre-training output, fine-tuning init).
@@ -112,6 +115,9 @@ class ModelMeta:
     std: tuple[float, float, float] = IMAGENET_STD
     # Score each face as the mean logits of it and its mirror image (``Detector.flip_average``).
     flip_average: bool = False
+    # Score a ``competitive`` model with its fused prediction (``FusedDetector``), not the main
+    # branch alone.
+    fused: bool = False
     calibration: Calibration = field(default_factory=Calibration)
     provenance: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
@@ -124,13 +130,26 @@ class ModelMeta:
             raise ValueError(f"input flip_average must be true or false, got {self.flip_average!r}")
         if self.flip_average and self.kind == "backbone":
             raise ValueError("input flip_average is a detector's scoring: a backbone has none")
-        if self.flip_average:
-            self.format_version = max(self.format_version, FLIP_FORMAT_VERSION)
+        if not isinstance(self.fused, bool):
+            raise ValueError(f"input fused must be true or false, got {self.fused!r}")
+        if self.fused and self.kind != "competitive":
+            raise ValueError(
+                f"input fused needs a competitive model's two branches, not a {self.kind}"
+            )
+        self.format_version = self.required_version()
+
+    def required_version(self) -> int:
+        """The format version to write: the stored one, raised to what the set fields need (2
+        for ``flip_average``, 3 for ``fused``), so an install that predates a field refuses it."""
+        needed = [self.format_version]
+        needed += [FLIP_FORMAT_VERSION] if self.flip_average else []
+        needed += [FUSED_FORMAT_VERSION] if self.fused else []
+        return max(needed)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (``ffdetect.json``)."""
         return {
-            "format_version": self.format_version,
+            "format_version": self.required_version(),
             "ffdetect_version": self.ffdetect_version,
             "kind": self.kind,
             "task": self.task,
@@ -140,7 +159,8 @@ class ModelMeta:
                 "mean": list(self.mean),
                 "std": list(self.std),
                 "flip_average": self.flip_average,
-            },
+            }
+            | ({"fused": True} if self.fused else {}),
             "calibration": self.calibration.to_dict(),
             "provenance": self.provenance,
         }
@@ -177,6 +197,7 @@ class ModelMeta:
             mean=_triple(image_input.get("mean"), "input mean", positive=False),
             std=_triple(image_input.get("std"), "input std", positive=True),
             flip_average=image_input.get("flip_average", False),
+            fused=image_input.get("fused", False),
             calibration=Calibration.from_dict(data.get("calibration", {})),
             provenance=provenance,
             format_version=version,

@@ -28,7 +28,7 @@ from ffdetect.checkpoint.convert import convert_checkpoint
 from ffdetect.checkpoint.metadata import ModelMeta
 from ffdetect.checkpoint.networks import ModelFormatError, backbone_state, build_model, load_strict
 from ffdetect.checkpoint.provenance import default_provenance as default_provenance  # re-export
-from ffdetect.models.detector import CompetitiveDetector, Detector
+from ffdetect.models.detector import CompetitiveDetector, Detector, FusedDetector
 
 WEIGHTS_NAME = "model.safetensors"
 META_NAME = "ffdetect.json"
@@ -65,6 +65,11 @@ def save_model(model: nn.Module, meta: ModelMeta, path: str | Path) -> Path:
     if not isinstance(model, expected):
         raise TypeError(
             f"a {meta.kind!r} model must be a {expected.__name__}, got {type(model).__name__}"
+        )
+    if isinstance(model, FusedDetector):
+        raise TypeError(
+            "a FusedDetector is saved as the CompetitiveDetector it views, with kind "
+            "'competitive' and fused=True (its state dict has no 'detector' layout)"
         )
     if isinstance(model, Detector) and model.flip_average != meta.flip_average:
         raise ValueError(
@@ -158,10 +163,11 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelMeta]:
 
 
 def load_detector(path: str | Path) -> tuple[Detector, ModelMeta]:
-    """The deployable detector: a ``detector`` model or a ``competitive`` one's main branch."""
+    """The deployable detector: a ``detector`` model, or a ``competitive`` one's main branch
+    (its fused prediction, a :class:`FusedDetector`, when the metadata sets ``input.fused``)."""
     model, meta = load_model(path)
     if isinstance(model, CompetitiveDetector):
-        model = model.main_branch()
+        model = model.fused_detector() if meta.fused else model.main_branch()
     if not isinstance(model, Detector):
         raise ModelFormatError(
             f"{path} holds a bare {meta.kind}, not a detector: fine-tune it with `ffdetect train`"
@@ -200,6 +206,7 @@ def describe_model(path: str | Path) -> dict[str, dict[str, Any]]:
             "mean": meta.mean,
             "std": meta.std,
             "flip_average": meta.flip_average,
+            "fused": meta.fused,
         },
         "calibration": meta.calibration.to_dict(),
         "provenance": meta.provenance,

@@ -22,7 +22,7 @@ from ffdetect.checkpoint.metadata import ModelMeta
 from ffdetect.checkpoint.model_format import atomic_write
 from ffdetect.errors import UserError
 from ffdetect.inference.preprocess import crops_to_tensor
-from ffdetect.inference.scoring import FaceScore
+from ffdetect.inference.scoring import FaceScore, as_meta_scores
 from ffdetect.models.detector import Detector
 from ffdetect.models.heads import scores_from_logits
 
@@ -30,6 +30,7 @@ INPUT_NAME = "images"
 OUTPUT_NAME = "logits"
 OPSET = 17
 FLIP_KEY = "ffdetect.flip_average"  # ONNX metadata: the graph scores each image with its mirror
+FUSED_KEY = "ffdetect.fused"  # ONNX metadata: the graph scores with both branches' fusion
 
 
 class OnnxExportError(RuntimeError):
@@ -79,7 +80,7 @@ def export_onnx(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    detector = detector.with_flip_average(meta.flip_average).eval().float().cpu()
+    detector = as_meta_scores(detector, meta).float().cpu()
     order = {"auto": ("dynamo", "legacy"), "dynamo": ("dynamo",), "legacy": ("legacy",)}[exporter]
     outcome: list[tuple[str, float]] = []
     atomic_write(
@@ -107,19 +108,26 @@ def _export_checked(
             errors.append(f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
             continue
         if diff < 1e-4:
-            _record_flip(path, meta.flip_average)
+            _record_scoring(path, meta)
             return name, diff
         errors.append(f"{name}: p_fake differs from PyTorch by {diff:.2e}")
     raise OnnxExportError("ONNX export failed; " + "; ".join(errors))
 
 
-def _record_flip(path: Path, flip_average: bool) -> None:
-    """Store ``flip_average`` in the ONNX file, so a scorer can refuse a stale export."""
+def _scoring(meta: ModelMeta) -> dict[str, str]:
+    """How ``meta`` scores a face, as the ONNX metadata records it."""
+    return {FLIP_KEY: str(meta.flip_average).lower(), FUSED_KEY: str(meta.fused).lower()}
+
+
+def _record_scoring(path: Path, meta: ModelMeta) -> None:
+    """Store how the graph scores (mirror averaging, fusion) in the ONNX file, so a scorer can
+    refuse a stale export."""
     import onnx
 
     model = onnx.load(str(path))
-    entry = model.metadata_props.add()
-    entry.key, entry.value = FLIP_KEY, str(flip_average).lower()
+    for key, value in _scoring(meta).items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
     onnx.save(model, str(path))
 
 
@@ -162,12 +170,15 @@ class OnnxScorer:
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found: make it with `ffdetect export --onnx`")
         self.session = _session(path)
-        stored = self.session.get_modelmeta().custom_metadata_map.get(FLIP_KEY, "false")
-        if stored != str(meta.flip_average).lower():
-            raise ValueError(
-                f"{path} was exported with flip_average {stored} but the model says "
-                f"{str(meta.flip_average).lower()}: export it again with `ffdetect export`"
-            )
+        recorded = self.session.get_modelmeta().custom_metadata_map
+        for key, expected in _scoring(meta).items():
+            stored = recorded.get(key, "false")  # exports that predate a key score without it
+            if stored != expected:
+                name = key.removeprefix("ffdetect.")
+                raise ValueError(
+                    f"{path} was exported with {name} {stored} but the model says {expected}: "
+                    "export it again with `ffdetect export`"
+                )
         self.meta = meta
         self.batch_size = batch_size
 

@@ -424,6 +424,7 @@ class DetectionPipeline:
             "task": self.meta.task,
             "architecture": arch.to_dict(),
             "flip_average": self.meta.flip_average,
+            "fused": self.meta.fused,
             "parameters": sum(p.numel() for p in self.detector.parameters()),
             "calibration": self.meta.calibration.to_dict(),
             "provenance": {

@@ -11,7 +11,7 @@ import torch
 
 from ffdetect.checkpoint.metadata import ModelMeta
 from ffdetect.inference.preprocess import crops_to_tensor
-from ffdetect.models.detector import Detector
+from ffdetect.models.detector import Detector, FusedDetector
 from ffdetect.models.heads import scores_from_logits
 
 
@@ -37,6 +37,19 @@ def check_finite(scores: Sequence[FaceScore]) -> None:
         )
 
 
+def as_meta_scores(detector: Detector, meta: ModelMeta) -> Detector:
+    """``detector`` in eval mode with ``meta``'s ``flip_average``; ``ValueError`` when it is not
+    the network ``meta`` describes (a main branch for a fused model or the other way round),
+    whose scores would not match the model's calibration."""
+    if isinstance(detector, FusedDetector) != meta.fused:
+        scores = "the fused prediction" if meta.fused else "the main branch"
+        raise ValueError(
+            f"the model scores with {scores} but got a {type(detector).__name__}: load it with "
+            "ffdetect.load_detector"
+        )
+    return detector.with_flip_average(meta.flip_average).eval()
+
+
 @torch.inference_mode()
 def score_crops(
     detector: Detector, meta: ModelMeta, crops: Sequence[np.ndarray], batch_size: int = 32
@@ -45,7 +58,7 @@ def score_crops(
 
     ``meta`` decides the scoring (its size, normalisation and ``flip_average``).
     """
-    detector = detector.with_flip_average(meta.flip_average).eval()
+    detector = as_meta_scores(detector, meta)
     device = next(detector.parameters()).device
     scores: list[FaceScore] = []
     for start in range(0, len(crops), batch_size):

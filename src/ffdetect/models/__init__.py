@@ -1,7 +1,12 @@
 """Networks: BEiT v2 backbones, the deployable detector and the competitive training model."""
 
 from ffdetect.models.backbone import BACKBONE_SIZES, architecture_for, create_backbone
-from ffdetect.models.detector import CompetitiveDetector, CompetitiveOutput, Detector
+from ffdetect.models.detector import (
+    CompetitiveDetector,
+    CompetitiveOutput,
+    Detector,
+    FusedDetector,
+)
 from ffdetect.models.heads import (
     ClassifierHead,
     Evidence,
@@ -16,6 +21,7 @@ __all__ = [
     "CompetitiveOutput",
     "Detector",
     "Evidence",
+    "FusedDetector",
     "architecture_for",
     "confidence_from_logits",
     "create_backbone",

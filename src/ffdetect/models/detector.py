@@ -33,6 +33,26 @@ def _no_weight_decay(prefixes: tuple[str, ...], backbone: nn.Module) -> set[str]
     return {f"{p}.{name}" for p in prefixes for name in backbone.no_weight_decay()}
 
 
+class Fusion(NamedTuple):
+    """The confidence-weighted fusion of two branches' CLS features (METHOD.md section 2)."""
+
+    features: torch.Tensor  # (B, D) c = w1 c1 + w2 c2
+    main: torch.Tensor  # (B, 2) logits h(c1)
+    competitor: torch.Tensor  # (B, 2) logits h(c2)
+    weights: torch.Tensor  # (B, 2) softmax(-10 u1, -10 u2)
+
+
+def fuse_branches(head: nn.Module, c1: torch.Tensor, c2: torch.Tensor) -> Fusion:
+    """``w = softmax([-10 u1, -10 u2])`` from each branch's evidential uncertainty under the
+    shared ``head`` (not detached), and the fused feature ``c = w1 c1 + w2 c2``."""
+    z1, z2 = head(c1), head(c2)
+    u = torch.stack(
+        [evidence_from_logits(z1).uncertainty, evidence_from_logits(z2).uncertainty], dim=-1
+    )
+    weights = torch.softmax(-FUSION_TEMPERATURE * u, dim=-1)
+    return Fusion(weights[:, :1] * c1 + weights[:, 1:] * c2, z1, z2, weights)
+
+
 class Detector(nn.Module):
     """Backbone + shared head: ``p_fake = softmax(h(f(x)))[:, 1]``.
 
@@ -86,6 +106,51 @@ class Detector(nn.Module):
         return torch.softmax(self(images), dim=-1)[:, 1]
 
 
+class FusedDetector(Detector):
+    """Both branches and the shared head, scored with the fused prediction ``h(w1 c1 + w2 c2)``
+    (the confidence-weighted fusion that training optimises) instead of the main branch alone.
+
+    METHOD.md deploys the main branch only; this is the opt-in alternative (a ``competitive``
+    model whose metadata sets ``input.fused``): twice the backbone compute and weights, the
+    scores of the prediction the cross-entropy term trains. ``backbone`` is the main branch,
+    so everything that reads a detector's backbone (attention rollout, for one) reads it.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        competitor: nn.Module,
+        head: ClassifierHead,
+        flip_average: bool = False,
+    ) -> None:
+        super().__init__(backbone, head, flip_average)
+        self.competitor = competitor
+
+    @classmethod
+    def build(cls, arch: Architecture | str, **backbone_kwargs) -> FusedDetector:
+        """A randomly initialised fused detector (two independent backbones, one head)."""
+        main = create_backbone(arch, **backbone_kwargs)
+        return cls(main, create_backbone(arch, **backbone_kwargs), ClassifierHead(main.embed_dim))
+
+    def group_matcher(self, coarse: bool = False) -> dict:
+        """Layer groups for timm's layer-wise lr decay (block ``i`` of both branches together)."""
+        return _group_matcher(("backbone", "competitor"))
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameters excluded from weight decay in both branches."""
+        return _no_weight_decay(("backbone", "competitor"), self.backbone)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The fused CLS feature ``w1 c1 + w2 c2`` of each image."""
+        return fuse_branches(self.head, self.backbone(images), self.competitor(images)).features
+
+    def with_flip_average(self, flip_average: bool) -> FusedDetector:
+        """This detector with ``flip_average`` set as given (weights shared, nothing copied)."""
+        if flip_average == self.flip_average:
+            return self
+        return FusedDetector(self.backbone, self.competitor, self.head, flip_average)
+
+
 class CompetitiveOutput(NamedTuple):
     """Everything the competitive loss and the logs need from one forward pass."""
 
@@ -101,7 +166,7 @@ class CompetitiveDetector(nn.Module):
     """Two backbones from the same initial weights sharing one head (METHOD.md section 2).
 
     Fusion: ``w = softmax([-10 u1, -10 u2])`` (not detached), ``c = w1 c1 + w2 c2``, ``z = h(c)``.
-    Only :meth:`main_branch` is deployed.
+    :meth:`main_branch` is deployed (METHOD.md); :meth:`fused_detector` is the opt-in alternative.
     """
 
     def __init__(self, main: nn.Module, competitor: nn.Module, head: ClassifierHead) -> None:
@@ -134,22 +199,20 @@ class CompetitiveDetector(nn.Module):
     def forward(self, images: torch.Tensor) -> CompetitiveOutput:
         c1 = self.main(images)
         c2 = self.competitor(images)
-        z1 = self.head(c1)
-        z2 = self.head(c2)
-        u = torch.stack(
-            [evidence_from_logits(z1).uncertainty, evidence_from_logits(z2).uncertainty], dim=-1
-        )
-        weights = torch.softmax(-FUSION_TEMPERATURE * u, dim=-1)
-        fused_features = weights[:, :1] * c1 + weights[:, 1:] * c2
+        fusion = fuse_branches(self.head, c1, c2)
         return CompetitiveOutput(
-            fused=self.head(fused_features),
-            main=z1,
-            competitor=z2,
+            fused=self.head(fusion.features),
+            main=fusion.main,
+            competitor=fusion.competitor,
             main_features=c1,
             competitor_features=c2,
-            fusion_weights=weights,
+            fusion_weights=fusion.weights,
         )
 
     def main_branch(self) -> Detector:
         """A plain :class:`Detector` sharing this model's main backbone and head weights."""
         return Detector(self.main, self.head)
+
+    def fused_detector(self, flip_average: bool = False) -> FusedDetector:
+        """A :class:`FusedDetector` sharing this model's weights (both branches and the head)."""
+        return FusedDetector(self.main, self.competitor, self.head, flip_average)

@@ -67,7 +67,8 @@ def quantize_int8(detector: Detector) -> Detector:
     """A copy of ``detector`` with dynamically quantized int8 linear layers (CPU only).
 
     Weights are int8 per output channel; activations are quantized per batch at run time
-    (PyTorch's ``quantize_dynamic``, fbgemm kernels). The head stays fp32. The result is for
+    (PyTorch's ``quantize_dynamic``, fbgemm kernels), in every backbone the detector scores
+    with (both branches of a :class:`FusedDetector`). The head stays fp32. The result is for
     inference only and is never saved: the fp32 model remains the checkpoint and the default.
     """
     if any(t.device.type != "cpu" for t in detector.parameters()):
@@ -79,8 +80,13 @@ def quantize_int8(detector: Detector) -> Detector:
         warnings.simplefilter("ignore")
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-        model.backbone = quantize_dynamic(
-            model.backbone, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8
-        )
+        for name in ("backbone", "competitor"):
+            if isinstance(getattr(model, name, None), nn.Module):
+                quantized = quantize_dynamic(
+                    getattr(model, name),
+                    {nn.Linear: per_channel_dynamic_qconfig},
+                    dtype=torch.qint8,
+                )
+                setattr(model, name, quantized)
     use_fused_attention(model)
     return model

@@ -22,8 +22,9 @@ class PretrainModelConfig(ModelConfig):
     head_depth: int = 0  # transformer blocks before the linear prediction head (0: linear only)
 
     def __post_init__(self) -> None:
-        if self.flip_average:
-            raise ConfigError("model.flip_average is a detector's scoring: pre-training has none")
+        for name in ("flip_average", "fused"):
+            if getattr(self, name):
+                raise ConfigError(f"model.{name} is a detector's scoring: pre-training has none")
 
 
 @dataclass

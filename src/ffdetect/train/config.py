@@ -26,6 +26,9 @@ class ModelConfig:
     # Score each validation face, and each face the exported model sees, as the mean logits of
     # it and its mirror image (test-time augmentation, stored in the model's metadata).
     flip_average: bool = False
+    # Score validation faces, and export the model to score every face, with the fused
+    # prediction of both branches (FusedDetector) instead of the main branch alone (METHOD.md).
+    fused: bool = False
     init: str | None = None  # backbone checkpoint: ours (any kind) or a foreign BEiT v2 file
     # A foreign init's shared relative position table: "copy" into every block (METHOD.md) or
     # "zero" in every block (what the authors' strict=False load left).
@@ -131,6 +134,8 @@ class TrainConfig:
             raise ConfigError(f"method must be 'competitive' or 'baseline', got {self.method!r}")
         if self.task not in ("deepfake", "pad"):
             raise ConfigError(f"task must be 'deepfake' or 'pad', got {self.task!r}")
+        if self.model.fused and self.method != "competitive":
+            raise ConfigError("model.fused scores both branches: it needs method 'competitive'")
         if self.model.init_shared_rel_pos not in SHARED_REL_POS_MODES:
             raise ConfigError(
                 f"model.init_shared_rel_pos must be one of {SHARED_REL_POS_MODES}, "

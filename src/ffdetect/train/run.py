@@ -3,7 +3,8 @@
 Builds the model (two-branch competitive or single-branch baseline) from a backbone init, trains
 with LAMB + layer decay + cosine schedule under torchrun/DDP when launched so, evaluates on the
 validation split only, keeps the best epoch by ``run.select_metric``, checkpoints atomically every
-epoch (``--resume`` continues a killed run), and exports the main branch in our model format.
+epoch (``--resume`` continues a killed run), and exports the main branch in our model format
+(with ``model.fused``, both branches, scored by their fused prediction).
 
 Run directory::
 
@@ -12,11 +13,11 @@ Run directory::
     RUN_DIR/epochs.csv               validation metrics per epoch
     RUN_DIR/curves.png               loss terms and lr per step, metrics per epoch (atomic)
     RUN_DIR/checkpoints/last.pt      model, optimizer, scheduler, RNG state, epoch (atomic)
-    RUN_DIR/best/                    the best epoch so far's main branch (our format), rewritten
+    RUN_DIR/best/                    the best epoch so far's deployed model (our format), rewritten
                                      whenever validation improves
     RUN_DIR/val_results.csv          its validation predictions (+ _frames.csv), for calibrate
     RUN_DIR/model/                   the deployable detector: a copy of best/ when training ends
-                                     (the last epoch's main branch without a validation split)
+                                     (the last epoch's without a validation split)
 """
 
 from __future__ import annotations
@@ -104,11 +105,17 @@ def build_training_model(cfg: TrainConfig) -> nn.Module:
     return Detector(backbone, ClassifierHead(backbone.embed_dim))
 
 
-def deployed_detector(model: nn.Module, flip_average: bool = False) -> Detector:
-    """The part that is deployed, weights shared: the main branch of a competitive model, or the
-    detector; scoring each face with its mirror image when ``flip_average``."""
+def deployed_detector(
+    model: nn.Module, flip_average: bool = False, fused: bool = False
+) -> Detector:
+    """The part that is deployed, weights shared: the main branch of a competitive model (its
+    fused prediction when ``fused``), or the detector; scoring each face with its mirror image
+    when ``flip_average``."""
     model = model.module if isinstance(model, DistributedDataParallel) else model
-    detector = model.main_branch() if isinstance(model, CompetitiveDetector) else model
+    if isinstance(model, CompetitiveDetector):
+        detector = model.fused_detector() if fused else model.main_branch()
+    else:
+        detector = model
     return detector.with_flip_average(flip_average)
 
 
@@ -166,15 +173,23 @@ def _is_better(value: float, best: float | None, higher: bool) -> bool:
     return best is None or (value > best if higher else value < best)
 
 
-def _export(detector: Detector, cfg: TrainConfig, out: Path, extra: dict[str, Any]) -> None:
+def _export(model: nn.Module, cfg: TrainConfig, out: Path, extra: dict[str, Any]) -> None:
+    """Save what is deployed: the main branch as a ``detector``, or with ``model.fused`` the
+    whole two-branch model as a ``competitive`` one that scores with its fused prediction."""
+    model = model.module if isinstance(model, DistributedDataParallel) else model
     arch = architecture_for(
         cfg.model.size, cfg.model.img_size, cfg.model.patch_size, cfg.model.depth
     )
-    meta = ModelMeta(
-        kind="detector", task=cfg.task, architecture=arch, flip_average=detector.flip_average
-    )
+    flip = cfg.model.flip_average
+    if cfg.model.fused:
+        meta = ModelMeta(
+            kind="competitive", task=cfg.task, architecture=arch, flip_average=flip, fused=True
+        )
+    else:
+        meta = ModelMeta(kind="detector", task=cfg.task, architecture=arch, flip_average=flip)
+        model = deployed_detector(model, flip)
     meta.provenance = default_provenance("ffdetect train", config=to_dict(cfg), **extra)
-    save_model(detector, meta, out)
+    save_model(model, meta, out)
 
 
 def train(
@@ -245,7 +260,7 @@ def train(
             cfg.run.max_steps is not None and step >= cfg.run.max_steps
         )
         if val_set is not None and ((epoch + 1) % cfg.run.eval_every == 0 or last_epoch):
-            deployed = deployed_detector(model, cfg.model.flip_average)
+            deployed = deployed_detector(model, cfg.model.flip_average, cfg.model.fused)
             preds = evaluate_split(deployed, val_set, cfg, info)
             metrics = video_metrics(preds)[0]
             value = getattr(metrics, attr)
@@ -259,7 +274,7 @@ def train(
                 best_value, best_epoch = float(value), epoch
                 if info.is_main:
                     _export(
-                        deployed,
+                        model,
                         cfg,
                         run_dir / "best",
                         {"epoch": epoch, cfg.run.select_metric: value},
@@ -291,7 +306,7 @@ def train(
             tmp.rename(model_dir)
         else:
             _export(
-                deployed_detector(model, cfg.model.flip_average),
+                model,
                 cfg,
                 model_dir,
                 {"epoch": "last", "selection": "none (no validation split)"},
