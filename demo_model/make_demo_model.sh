@@ -18,7 +18,8 @@
 # PATCH=14 draws the crops and builds both models at 112 px with 14 px patches (the same 8x8
 # tokens, the same time; measured, not shipped: it did worse on held-out headshots). RECIPE=crowds
 # pastes other people's heads at the crop's edge (measured, not shipped: the same per-image AUC
-# on the held-out ordinary photos).
+# on the held-out ordinary photos). FUSED=true trains and ships the fused prediction of both
+# branches (model.fused; twice the weights and compute per face) instead of the main branch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
@@ -31,12 +32,13 @@ OUT=${OUT:-demo_model/model}
 RECIPE=${RECIPE:-portraits}
 SIZE=${SIZE:-64}
 PATCH=${PATCH:-8}
+FUSED=${FUSED:-false}
 SHAPE="model.img_size=$SIZE model.patch_size=$PATCH"
 
 STEPS=(
   "$BIN/python -m ffdetect.synthesis.real_faces build $DATA --size $SIZE --variants 24 --workers 2 --recipe $RECIPE"
   "$BIN/ffdetect pretrain --config demo_model/pretrain-config.yaml --data $DATA --out $PRE $SHAPE"
-  "$BIN/ffdetect train --config demo_model/train-config.yaml --data $DATA --init $PRE/model --out $RUN $SHAPE"
+  "$BIN/ffdetect train --config demo_model/train-config.yaml --data $DATA --init $PRE/model --out $RUN $SHAPE model.fused=$FUSED"
   "mkdir -p $CAL"
   "cp $DATA/detections.json $CAL/detections.json"
   "$BIN/python -m ffdetect.synthesis.real_faces build $CAL --size $SIZE --variants 24 --workers 2 --recipe ordinary --splits val"
