@@ -176,7 +176,6 @@ def _is_better(value: float, best: float | None, higher: bool) -> bool:
 def _export(model: nn.Module, cfg: TrainConfig, out: Path, extra: dict[str, Any]) -> None:
     """Save what is deployed: the main branch as a ``detector``, or with ``model.fused`` the
     whole two-branch model as a ``competitive`` one that scores with its fused prediction."""
-    model = model.module if isinstance(model, DistributedDataParallel) else model
     arch = architecture_for(
         cfg.model.size, cfg.model.img_size, cfg.model.patch_size, cfg.model.depth
     )
